@@ -1,0 +1,179 @@
+# ECDSA (SEC 1 v2 section 4.1, FIPS 186-5 section 6.4) on P-256, brainpoolP256r1 and P-192.
+#
+# Prehashed only: callers hash with hashlib.sha256 and pass the digest. Signing uses the
+# deterministic nonce of RFC 6979 with HMAC-SHA256, so the firmware needs no randomness to sign.
+# P-192 is here to verify EDL40 meter signatures; nothing in MeterSeal signs with it.
+# Signature encodings are named: sig_raw is r||s (COSE, IEEE P1363), sig_der is the X.509
+# ECDSA-Sig-Value; der.py is the one DER reader/writer.
+import hashlib
+
+from meterseal.crypto import der, ec
+from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
+
+P256 = ec.P256
+BRAINPOOLP256R1 = ec.BRAINPOOLP256R1
+P192 = ec.P192
+
+_BLOCK = b"\x00" * 64  # SHA-256 block size (RFC 2104 B = 64)
+_IPAD = int.from_bytes(b"\x36" * 64, "big")
+_OPAD = int.from_bytes(b"\x5c" * 64, "big")
+
+
+def curve_by_oid(dotted):
+    for c in ec.CURVES:
+        if c.oid == dotted:
+            return c
+    raise InvalidKey("unsupported curve " + str(dotted))
+
+
+def generate_private(curve, randbytes):
+    """A uniform d in [1, n-1]: draw size bytes, mask to the bit length of n, retry if out of range.
+
+    Rejection sampling as in FIPS 186-5 A.2.2 (no modulo bias). `randbytes(nbytes)` comes from
+    the caller (hal); the crypto layer never picks its own entropy source.
+    """
+    n = curve.n
+    extra = 8 * curve.size - curve.nbits
+    for _ in range(1000):
+        d = int.from_bytes(bytes(randbytes(curve.size)), "big") >> extra
+        if 0 < d < n:
+            return d
+    raise ValueError("random source is broken")
+
+
+def public_point(curve, d):
+    _check_private(curve, d)
+    return ec.mul_base(curve, d)
+
+
+def encode_point(curve, pt, compressed=False):
+    return ec.encode_point(curve, pt, compressed)
+
+
+def decode_point(curve, data):
+    return ec.decode_point(curve, data)
+
+
+def _check_private(curve, d):
+    if not 0 < d < curve.n:
+        raise InvalidKey("private key out of range")
+
+
+def _bits2int(curve, b):
+    # RFC 6979 2.3.2: the leftmost qlen bits of b (also SEC 1 4.1.3 step 5 for the digest).
+    x = int.from_bytes(bytes(b), "big")
+    blen = 8 * len(b)
+    if blen > curve.nbits:
+        x >>= blen - curve.nbits
+    return x
+
+
+class _Hmac:
+    # HMAC-SHA256 (RFC 2104) for RFC 6979; the padded keys are made once per key, not per call.
+    def __init__(self, key):
+        k = int.from_bytes(bytes(key) + _BLOCK[len(key) :], "big")
+        self.ik = (k ^ _IPAD).to_bytes(64, "big")
+        self.ok = (k ^ _OPAD).to_bytes(64, "big")
+
+    def mac(self, *parts):
+        h = hashlib.sha256(self.ik)
+        for x in parts:
+            h.update(x)
+        return hashlib.sha256(self.ok + h.digest()).digest()
+
+
+def _nonces(curve, d, digest):
+    """The k candidates of RFC 6979 3.2 (steps b to h) with HMAC-SHA256, one per next() call."""
+    n = curve.n
+    rlen = (curve.nbits + 7) // 8
+    x = d.to_bytes(rlen, "big")
+    h = _bits2int(curve, digest)
+    if h >= n:  # bits2octets (2.3.4): reduce once, bits2int is already below 2^qlen
+        h -= n
+    h = h.to_bytes(rlen, "big")
+    v = b"\x01" * 32
+    m = _Hmac(b"\x00" * 32)
+    m = _Hmac(m.mac(v, b"\x00", x, h))
+    v = m.mac(v)
+    m = _Hmac(m.mac(v, b"\x01", x, h))
+    v = m.mac(v)
+    while True:
+        t = b""
+        while len(t) < rlen:
+            v = m.mac(v)
+            t += v
+        k = _bits2int(curve, t[:rlen])
+        if 0 < k < n:
+            yield k
+        m = _Hmac(m.mac(v, b"\x00"))
+        v = m.mac(v)
+
+
+def sign_raw(curve, d, digest):
+    """r||s over `digest` with the RFC 6979 nonce (SEC 1 4.1.3)."""
+    _check_private(curve, d)
+    n = curve.n
+    e = _bits2int(curve, digest)
+    for k in _nonces(curve, d, digest):
+        x1, _ = ec.mul_base(curve, k)
+        r = x1 % n
+        if r == 0:
+            continue
+        s = ec.inv_mod(k, n) * (e + r * d) % n
+        if s == 0:
+            continue
+        size = curve.size
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def _pub(curve, pub):
+    if isinstance(pub, tuple):
+        ec.check_point(curve, pub)
+        return pub
+    return ec.decode_point(curve, pub)
+
+
+def _verify(curve, q, digest, r, s):
+    # SEC 1 4.1.4.
+    n = curve.n
+    if not (0 < r < n and 0 < s < n):
+        raise InvalidSignature("r or s out of range")
+    e = _bits2int(curve, digest)
+    w = ec.inv_mod(s, n)
+    pt = ec.mul_add(curve, e * w % n, r * w % n, q)
+    if pt is None or pt[0] % n != r:
+        raise InvalidSignature("signature does not match")
+
+
+def verify_raw(curve, pub, digest, sig):
+    """Check r||s; returns None, raises InvalidSignature (InvalidKey for a malformed pub)."""
+    q = _pub(curve, pub)
+    size = curve.size
+    if len(sig) != 2 * size:
+        raise InvalidSignature("signature length")
+    sig = bytes(sig)
+    _verify(curve, q, digest, int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
+
+
+def verify_der(curve, pub, digest, sig_der):
+    """Check a DER ECDSA-Sig-Value; strict DER, anything else raises InvalidSignature."""
+    q = _pub(curve, pub)
+    try:
+        r, s = der.decode_ecdsa_sig(sig_der)
+    except DecodeError:
+        raise InvalidSignature("malformed DER signature")
+    _verify(curve, q, digest, r, s)
+
+
+def sig_raw_to_der(sig, size):
+    if len(sig) != 2 * size:
+        raise DecodeError("length")
+    sig = bytes(sig)
+    return der.encode_ecdsa_sig(int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
+
+
+def sig_der_to_raw(sig_der, size):
+    r, s = der.decode_ecdsa_sig(sig_der)
+    if r >> (8 * size) or s >> (8 * size):
+        raise DecodeError("integer")
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
