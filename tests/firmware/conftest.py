@@ -64,7 +64,7 @@ class DualModule(pytest.Module):
     def _run_micropython(self):
         names = self._mp_selected or []
         env = dict(os.environ)
-        env["MICROPYPATH"] = os.pathsep.join([str(ROOT / "firmware" / "lib"), str(HERE)])
+        env["MICROPYPATH"] = os.pathsep.join([str(ROOT / "firmware" / "lib"), str(HERE), ".frozen"])
         cmd = [micropython_cmd(), "-X", "heapsize=%d" % _module_heap(self.path),
                str(HERE / "mp_driver.py"), self.path.stem] + names
         try:

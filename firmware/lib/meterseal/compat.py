@@ -78,3 +78,21 @@ def mem_info():
 
         return gc.mem_free(), gc.mem_alloc()
     return None, None
+
+
+# asyncio: MicroPython has sleep_ms/wait_for_ms; CPython has only the seconds forms.
+def asleep_ms(ms):
+    import asyncio
+
+    if IS_MICROPYTHON:
+        return asyncio.sleep_ms(ms)
+    return asyncio.sleep(ms / 1000)
+
+
+def wait_for_ms(awaitable, ms):
+    """Await with a timeout; raises asyncio.TimeoutError (and cancels the awaitable) on expiry."""
+    import asyncio
+
+    if IS_MICROPYTHON:
+        return asyncio.wait_for_ms(awaitable, ms)
+    return asyncio.wait_for(awaitable, ms / 1000)

@@ -1,0 +1,49 @@
+# Starts a board: its HAL, the console service with the command table, and the configured role.
+import asyncio
+import gc
+
+from meterseal import VERSION
+from meterseal.proto import console as cp
+from meterseal.roles.console import ConsoleService
+
+
+def info(board):
+    """The board's identity as `meterseal info` prints it."""
+    gc.collect()
+    try:
+        free, alloc = gc.mem_free(), gc.mem_alloc()
+    except AttributeError:  # CPython
+        free = alloc = None
+    used, total = board.storage.usage()
+    return {
+        "board": board.name,
+        "description": board.config.get("description", ""),
+        "role": board.role,
+        "firmware": VERSION,
+        "protocol": cp.VERSION,
+        "interpreter": board.interpreter(),
+        "heap_total": None if free is None else free + alloc,
+        "heap_free": free,
+        "storage_used": used,
+        "storage_total": total,
+        "uptime_s": board.uptime_ms() // 1000,
+        "unique_id": board.unique_id(),
+    }
+
+
+def command_table(board):
+    # Later capabilities (provisioning, readings, signed commands) add their commands here.
+    return {"info": lambda args: info(board)}
+
+
+async def run(board):
+    await board.start()
+    console = ConsoleService(board.uart("console"), command_table(board))
+    await console.run()
+
+
+def main():
+    from meterseal.hal import open_board
+
+    board = open_board()
+    asyncio.run(run(board))

@@ -1,0 +1,4 @@
+# Runs at every boot after boot.py: load /board.json and start the configured role.
+from meterseal import app
+
+app.main()

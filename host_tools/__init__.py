@@ -1,0 +1,1 @@
+"""MeterSeal host tools: the PC side (`meterseal` command)."""

@@ -1,0 +1,190 @@
+"""Run simulated boards: the unchanged firmware under the MicroPython unix port (or CPython for
+debugging), with the simulator HAL. A state folder holds everything a board keeps (its littlefs
+image, eFuse secret, the ports it listens on), so a board killed and started again on the same
+folder continues where it stopped."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import ToolError
+from .paths import BOARDS, FIRMWARE, FIRMWARE_LIB, ROOT
+
+INTERPRETERS = ("micropython", "cpython")
+
+
+def micropython_command():
+    """The MicroPython unix port: $MICROPYTHON, else the one the project's venv installed."""
+    exe = os.environ.get("MICROPYTHON")
+    if exe:
+        return exe
+    for cand in (Path(sys.executable).parent / "micropython", ROOT / ".venv" / "bin" / "micropython"):
+        if cand.exists():
+            return str(cand)
+    raise ToolError("no MicroPython interpreter: run `make venv`, or set MICROPYTHON to a unix port")
+
+
+def load_board(name):
+    path = BOARDS / name / "board.json"
+    if not path.exists() or name == "sim":
+        known = sorted(p.name for p in BOARDS.iterdir() if (p / "board.json").exists() and p.name != "sim")
+        raise ToolError("unknown board %r (known: %s)" % (name, ", ".join(known)))
+    return json.loads(path.read_text())
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare_state(state_dir, board="esp32", role=None, ports=None):
+    """Write the simulated board's configuration into state_dir and return it.
+
+    The first start fixes the board, role and TCP ports; later starts on the same folder keep them
+    (so socket:// URLs stay valid) unless given explicitly.
+    """
+    state = Path(state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    cfg_path = state / "board.json"
+    old = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    if old and board != old.get("board") and board is not None:
+        raise ToolError("%s holds a simulated %s, not %s: use another --state folder"
+                        % (state, old.get("board"), board))
+    base = load_board(board or old.get("board") or "esp32")
+    sim = json.loads((BOARDS / "sim" / "board.json").read_text())
+    cfg = dict(base)
+    cfg["hal"] = "sim"
+    cfg["keystore"] = sim["keystore"]
+    cfg["host"] = sim["host"]
+    cfg["description"] = "simulated " + base["description"]
+    cfg["role"] = role or old.get("role") or base["role"]
+    cfg["state_dir"] = str(state)
+    ports = dict(ports or {})
+    uarts = {}
+    for name, u in base["uarts"].items():
+        u = dict(u)
+        u["tcp_port"] = ports.get(name) or old.get("uarts", {}).get(name, {}).get("tcp_port") \
+            or free_port()
+        uarts[name] = u
+    cfg["uarts"] = uarts
+    tmp = cfg_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cfg, indent=1))
+    tmp.replace(cfg_path)
+    return cfg
+
+
+def url(cfg, uart="console"):
+    return "socket://%s:%d" % (cfg["host"], cfg["uarts"][uart]["tcp_port"])
+
+
+class SimulatedBoard:
+    """One simulated board process. Use as a context manager: it never outlives its owner."""
+
+    def __init__(self, state_dir, board="esp32", role=None, interpreter="micropython", ports=None):
+        if interpreter not in INTERPRETERS:
+            raise ToolError("unknown interpreter %r (micropython or cpython)" % interpreter)
+        self.config = prepare_state(state_dir, board, role, ports)
+        self.state_dir = Path(self.config["state_dir"])
+        self.interpreter = interpreter
+        self.proc = None
+        self.log_path = self.state_dir / "board.log"
+
+    @property
+    def heap_bytes(self):
+        return self.config["heap_bytes"]
+
+    def url(self, uart="console"):
+        return url(self.config, uart)
+
+    def command(self):
+        main = str(FIRMWARE / "main.py")
+        if self.interpreter == "micropython":
+            return [micropython_command(), "-X", "heapsize=%d" % self.heap_bytes, main]
+        return [sys.executable, main]
+
+    def environment(self):
+        env = dict(os.environ)
+        env["METERSEAL_BOARD_JSON"] = str(self.state_dir / "board.json")
+        # .frozen keeps the interpreter's own frozen modules (asyncio) importable.
+        env["MICROPYPATH"] = str(FIRMWARE_LIB) + os.pathsep + ".frozen"
+        env["PYTHONPATH"] = str(FIRMWARE_LIB) + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+
+    def start(self, wait=10.0, log=None):
+        """Start the board process and wait until its console port accepts connections."""
+        out = log if log is not None else open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), env=self.environment(), cwd=str(self.state_dir),
+                                     stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        if log is None:
+            out.close()
+        self.wait_ready(wait)
+        return self
+
+    def wait_ready(self, wait):
+        host, port = self.config["host"], self.config["uarts"]["console"]["tcp_port"]
+        deadline = time.monotonic() + wait
+        while True:
+            if self.proc.poll() is not None:
+                raise ToolError("the simulated board exited with code %s; see %s"
+                                % (self.proc.returncode, self.log_path))
+            try:
+                with socket.create_connection((host, port), timeout=0.2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise ToolError("the simulated board did not open its console port in %.0f s; "
+                                    "see %s" % (wait, self.log_path))
+                time.sleep(0.05)
+
+    def kill(self, sig=signal.SIGKILL):
+        """Stop the board at once (SIGKILL is a power cut)."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+
+    def __enter__(self):
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def describe(board):
+    cfg = board.config
+    lines = ["simulated %s (%s, %d KiB heap) in %s, role %s" % (
+        cfg["board"], board.interpreter, cfg["heap_bytes"] // 1024, board.state_dir, cfg["role"])]
+    for name in sorted(cfg["uarts"]):
+        u = cfg["uarts"][name]
+        lines.append("  %-8s %s  (%d baud)" % (name, board.url(name), u.get("baud", 115200)))
+    return "\n".join(lines)
+
+
+def run_foreground(state_dir, board=None, role=None, interpreter="micropython", ports=None):
+    """`meterseal sim`: run one board until Ctrl-C; its output goes to the terminal."""
+    b = SimulatedBoard(state_dir, board=board, role=role, interpreter=interpreter, ports=ports)
+    b.start(log=sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None)
+    print(describe(b), flush=True)
+    print("Ctrl-C stops the board; starting again on the same --state continues.", flush=True)
+    try:
+        while b.proc.poll() is None:
+            time.sleep(0.2)
+        print("the board exited with code %s" % b.proc.returncode)
+        return 2
+    except KeyboardInterrupt:
+        b.stop()
+        return 0
+    finally:
+        b.kill()
