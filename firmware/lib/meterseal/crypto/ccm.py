@@ -14,7 +14,8 @@ from meterseal.crypto.kdf import equal
 _CHUNK = const(1024)  # payload bytes per CBC-MAC call
 
 
-def _check(nonce, tag_len):
+def _check(key, nonce, tag_len):
+    aes.check_key(key)
     # SP 800-38C A.1: Tlen in {32, 48, ..., 128} bits; n in 7..13 bytes (q = 15 - n in 2..8).
     if len(nonce) < 7 or len(nonce) > 13:
         raise ValueError("CCM nonce must be 7..13 bytes")
@@ -85,7 +86,7 @@ def _ctr1(ctr0):
 
 def encrypt(key, nonce, data, aad=b"", tag_len=16):
     """CCM generation-encryption (SP 800-38C 6.1) -> ciphertext || tag (len(data) + tag_len)."""
-    _check(nonce, tag_len)
+    _check(key, nonce, tag_len)
     t = _tag(key, nonce, aad, data, tag_len)
     e = aes.ecb(key)
     ctr0 = _ctr0(nonce)
@@ -99,7 +100,7 @@ def encrypt(key, nonce, data, aad=b"", tag_len=16):
 def decrypt(key, nonce, ct_and_tag, aad=b"", tag_len=16):
     """CCM decryption-verification (SP 800-38C 6.2) -> plaintext; raises InvalidTag on a wrong
     tag or an input shorter than the tag, ValueError on bad nonce or tag length parameters."""
-    _check(nonce, tag_len)
+    _check(key, nonce, tag_len)
     n = len(ct_and_tag) - tag_len
     if n < 0:
         raise InvalidTag("length")

@@ -55,6 +55,7 @@ def cmac(key, data):
 def verify_cmac(key, data, tag):
     """Check tag (the first len(tag) bytes of the CMAC, 8 to 16 bytes; SP 800-38B 6.2 MSB_Tlen)
     against data. Returns None; raises InvalidTag on mismatch or an unusable tag length."""
+    aes.check_key(key)
     t = len(tag)
     if t < _MIN_TAG or t > 16:
         raise InvalidTag("tag length")

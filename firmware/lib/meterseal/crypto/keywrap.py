@@ -18,10 +18,10 @@ def wrap(kek, key_data):
 
     key_data must be a multiple of 8 bytes and at least 16 (ValueError otherwise: RFC 3394
     defines no wrapping of a single 64-bit block; that is RFC 5649's padded variant)."""
+    e = aes.ecb(kek).encrypt
     n8 = len(key_data)
     if n8 % 8 or n8 < 16:
         raise ValueError("key data must be a multiple of 8 bytes, at least 16")
-    e = aes.ecb(kek).encrypt
     n = n8 // 8
     r = [int.from_bytes(key_data[i:i + 8], "big") for i in range(0, n8, 8)]
     a = _IV_INT
@@ -44,10 +44,10 @@ def unwrap(kek, wrapped):
 
     Raises InvalidTag if the wrapped data has an impossible length (not a multiple of 8, or
     shorter than 24 bytes) or fails the integrity check."""
+    d = aes.ecb(kek).decrypt  # a bad KEK is the caller's error (ValueError) before anything else
     n8 = len(wrapped)
     if n8 % 8 or n8 < 24:
         raise InvalidTag("length")
-    d = aes.ecb(kek).decrypt
     n = n8 // 8 - 1
     a = int.from_bytes(wrapped[0:8], "big")
     r = [int.from_bytes(wrapped[i:i + 8], "big") for i in range(8, n8, 8)]
