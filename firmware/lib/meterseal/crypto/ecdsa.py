@@ -5,18 +5,14 @@
 # P-192 is here to verify EDL40 meter signatures; nothing in MeterSeal signs with it.
 # Signature encodings are named: sig_raw is r||s (COSE, IEEE P1363), sig_der is the X.509
 # ECDSA-Sig-Value; der.py is the one DER reader/writer.
-import hashlib
-
 from meterseal.crypto import der, ec
+from meterseal.crypto.kdf import hmac_sha256
 from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
 
 P256 = ec.P256
 BRAINPOOLP256R1 = ec.BRAINPOOLP256R1
 P192 = ec.P192
 
-_BLOCK = b"\x00" * 64  # SHA-256 block size (RFC 2104 B = 64)
-_IPAD = int.from_bytes(b"\x36" * 64, "big")
-_OPAD = int.from_bytes(b"\x5c" * 64, "big")
 
 
 def curve_by_oid(dotted):
@@ -68,20 +64,6 @@ def _bits2int(curve, b):
     return x
 
 
-class _Hmac:
-    # HMAC-SHA256 (RFC 2104) for RFC 6979; the padded keys are made once per key, not per call.
-    def __init__(self, key):
-        k = int.from_bytes(bytes(key) + _BLOCK[len(key) :], "big")
-        self.ik = (k ^ _IPAD).to_bytes(64, "big")
-        self.ok = (k ^ _OPAD).to_bytes(64, "big")
-
-    def mac(self, *parts):
-        h = hashlib.sha256(self.ik)
-        for x in parts:
-            h.update(x)
-        return hashlib.sha256(self.ok + h.digest()).digest()
-
-
 def _nonces(curve, d, digest):
     """The k candidates of RFC 6979 3.2 (steps b to h) with HMAC-SHA256, one per next() call."""
     n = curve.n
@@ -92,21 +74,20 @@ def _nonces(curve, d, digest):
         h -= n
     h = h.to_bytes(rlen, "big")
     v = b"\x01" * 32
-    m = _Hmac(b"\x00" * 32)
-    m = _Hmac(m.mac(v, b"\x00", x, h))
-    v = m.mac(v)
-    m = _Hmac(m.mac(v, b"\x01", x, h))
-    v = m.mac(v)
+    k = hmac_sha256(b"\x00" * 32, v + b"\x00" + x + h)
+    v = hmac_sha256(k, v)
+    k = hmac_sha256(k, v + b"\x01" + x + h)
+    v = hmac_sha256(k, v)
     while True:
         t = b""
         while len(t) < rlen:
-            v = m.mac(v)
+            v = hmac_sha256(k, v)
             t += v
-        k = _bits2int(curve, t[:rlen])
-        if 0 < k < n:
-            yield k
-        m = _Hmac(m.mac(v, b"\x00"))
-        v = m.mac(v)
+        c = _bits2int(curve, t[:rlen])
+        if 0 < c < n:
+            yield c
+        k = hmac_sha256(k, v + b"\x00")
+        v = hmac_sha256(k, v)
 
 
 def sign_raw(curve, d, digest):
