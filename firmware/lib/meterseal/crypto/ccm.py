@@ -98,11 +98,12 @@ def encrypt(key, nonce, data, aad=b"", tag_len=16):
 
 
 def decrypt(key, nonce, ct_and_tag, aad=b"", tag_len=16):
-    """CCM decryption-verification (SP 800-38C 6.2) -> plaintext; raises InvalidTag on a wrong
-    tag or an input shorter than the tag, ValueError on bad nonce or tag length parameters."""
+    """CCM decryption-verification (SP 800-38C 6.2) -> plaintext. Raises InvalidTag on a wrong
+    tag or an impossible length (shorter than the tag, or a payload too long for the nonce's
+    length field), ValueError on a bad key, nonce length or tag length."""
     _check(key, nonce, tag_len)
     n = len(ct_and_tag) - tag_len
-    if n < 0:
+    if n < 0 or n >> (8 * (15 - len(nonce))):
         raise InvalidTag("length")
     mv = memoryview(ct_and_tag)
     e = aes.ecb(key)
