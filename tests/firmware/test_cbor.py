@@ -2,7 +2,7 @@
 # Runs under CPython and the MicroPython interpreter.
 from mptest import raises, unhex
 
-from meterseal.crypto.cbor import Tag, decode, dumps, encode_into, head, loads
+from meterseal.crypto.cbor import Tag, decode, dumps, encode_into, head, loads, put_head, read_head
 from meterseal.crypto.errors import DecodeError
 
 # RFC 8949 Appendix A, Table 6: the examples within our subset (no floats, no undefined), whose
@@ -310,3 +310,21 @@ def test_mutations_of_valid_encoding():
             buf[pos] = rng.next() & 0xFF
         accepted += _check_strict(buf)
     assert accepted > 0
+
+
+def test_read_head_and_put_head():
+    buf = unhex("00" "59012c" "9a00010000" "c1")
+    assert read_head(buf, 0, len(buf)) == (0x00, 0, 1)
+    assert read_head(buf, 1, len(buf)) == (0x40, 300, 4)
+    assert read_head(buf, 4, len(buf)) == (0x80, 65536, 9)
+    assert read_head(buf, 9, len(buf)) == (0xC0, 1, 10)
+    with raises(DecodeError, match="truncated"):
+        read_head(buf, 1, 3)
+    with raises(DecodeError, match="not a head"):
+        read_head(b"\xf5", 0, 1)
+    out = bytearray()
+    for major, n in ((0x20, 0), (0x40, 24), (0x60, 256), (0x80, 65536), (0xA0, 2**32)):
+        put_head(out, major, n)
+    assert out == unhex("20" "5818" "790100" "9a00010000" "bb0000000100000000")
+    with raises(ValueError):
+        put_head(out, 0, 2**64)

@@ -62,22 +62,37 @@ class Tag:
 
 def head(major, n):
     """The initial byte plus the shortest argument (section 4.2.1) for major type `major`."""
+    out = bytearray()
+    put_head(out, major, n)
+    return bytes(out)
+
+
+def put_head(out, major, n):
+    """Append the head of `major` with argument n in its shortest form to the bytearray out."""
     if n < 24:
-        return bytes((major | n,))
-    if n < 0x100:
-        return struct.pack(">BB", major | _AI_1, n)
-    if n < 0x10000:
-        return struct.pack(">BH", major | _AI_2, n)
-    if n < 0x100000000:
-        return struct.pack(">BI", major | _AI_4, n)
-    if n <= _U64:
-        return struct.pack(">BQ", major | _AI_8, n)
-    raise ValueError("cbor: argument beyond 64 bits")
+        out.append(major | n)  # no allocation for the common small case
+    elif n < 0x100:
+        out.append(major | _AI_1)
+        out.append(n)
+    elif n < 0x10000:
+        out.extend(struct.pack(">BH", major | _AI_2, n))
+    elif n < 0x100000000:
+        out.extend(struct.pack(">BI", major | _AI_4, n))
+    elif n <= _U64:
+        out.extend(struct.pack(">BQ", major | _AI_8, n))
+    else:
+        raise ValueError("cbor: argument beyond 64 bits")
+
+
+# Made once: MicroPython would build a new tuple for every isinstance(x, (a, b)) call.
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_SEQUENCE = (list, tuple)
+_KEY_TYPES = (int, str, bytes)
 
 
 def _key_ok(k):
     # bool is excluded on purpose: True == 1 in Python dicts, so it would collide with int keys.
-    return (isinstance(k, (int, str, bytes))) and k is not True and k is not False
+    return isinstance(k, _KEY_TYPES) and k is not True and k is not False
 
 
 def encode_into(out, obj, _depth=0):
@@ -92,25 +107,25 @@ def encode_into(out, obj, _depth=0):
         out.append(_NULL)
     elif isinstance(obj, int):
         if obj >= 0:
-            out.extend(head(_MT_UINT, obj))
+            put_head(out, _MT_UINT, obj)
         else:
             # Negative n is carried as -1 - n (section 3.1, major type 1).
-            out.extend(head(_MT_NINT, -1 - obj))
-    elif isinstance(obj, (bytes, bytearray, memoryview)):
-        out.extend(head(_MT_BSTR, len(obj)))
+            put_head(out, _MT_NINT, -1 - obj)
+    elif isinstance(obj, _BYTES_LIKE):
+        put_head(out, _MT_BSTR, len(obj))
         out.extend(obj)
     elif isinstance(obj, str):
         b = obj.encode("utf-8")
-        out.extend(head(_MT_TSTR, len(b)))
+        put_head(out, _MT_TSTR, len(b))
         out.extend(b)
-    elif isinstance(obj, (list, tuple)):
-        out.extend(head(_MT_ARRAY, len(obj)))
+    elif isinstance(obj, _SEQUENCE):
+        put_head(out, _MT_ARRAY, len(obj))
         for item in obj:
             encode_into(out, item, _depth + 1)
     elif isinstance(obj, dict):
         _encode_map(out, obj, _depth)
     elif isinstance(obj, Tag):
-        out.extend(head(_MT_TAG, obj.tag))
+        put_head(out, _MT_TAG, obj.tag)
         encode_into(out, obj.value, _depth + 1)
     else:
         # Floats land here too: rejected rather than encoded non-deterministically.
@@ -126,9 +141,10 @@ def _encode_map(out, obj, depth):
             raise ValueError("cbor: map key type " + type(k).__name__)
         kb = bytearray()
         encode_into(kb, k, depth + 1)
-        keys.append((bytes(kb), k))
-    keys.sort(key=_first)
-    out.extend(head(_MT_MAP, len(keys)))
+        keys.append((kb, k))
+    if len(keys) > 1:
+        keys.sort(key=_first)
+    put_head(out, _MT_MAP, len(keys))
     prev = None
     for kb, k in keys:
         if kb == prev:
@@ -154,8 +170,9 @@ def dumps(obj):
 
 def loads(buf):
     """Decode exactly one data item filling all of buf; DecodeError("reason") otherwise."""
-    obj, pos = decode(buf, 0, len(buf))
-    if pos != len(buf):
+    r = _Reader(buf, 0, len(buf))
+    obj = r.item(0)
+    if r.pos != len(buf):
         raise DecodeError("trailing bytes")
     return obj
 
@@ -166,85 +183,145 @@ def decode(buf, start=0, end=None):
         end = len(buf)
     if start < 0 or end > len(buf) or start > end:
         raise DecodeError("bad range")
-    return _item(buf, start, end, 0)
+    r = _Reader(buf, start, end)
+    obj = r.item(0)
+    return obj, r.pos
 
 
 def read_head(buf, pos, end):
-    """(major << 5, argument, next_pos) of the head at buf[pos]; rejects non-shortest arguments,
-    reserved and indefinite-length additional information (sections 3, 3.2, 4.2.1)."""
-    if pos >= end:
-        raise DecodeError("truncated")
-    ib = buf[pos]
-    major = ib & 0xE0
-    ai = ib & 0x1F
-    pos += 1
-    if ai < _AI_1:
-        return major, ai, pos
-    if ai == _AI_1:
-        if pos + 1 > end:
-            raise DecodeError("truncated")
-        n = buf[pos]
-        if n < 24:
-            raise DecodeError("non-shortest argument")
-        return major, n, pos + 1
-    if ai == _AI_2:
-        if pos + 2 > end:
-            raise DecodeError("truncated")
-        n = struct.unpack_from(">H", buf, pos)[0]
-        if n < 0x100:
-            raise DecodeError("non-shortest argument")
-        return major, n, pos + 2
-    if ai == _AI_4:
-        if pos + 4 > end:
-            raise DecodeError("truncated")
-        n = struct.unpack_from(">I", buf, pos)[0]
-        if n < 0x10000:
-            raise DecodeError("non-shortest argument")
-        return major, n, pos + 4
-    if ai == _AI_8:
-        if pos + 8 > end:
-            raise DecodeError("truncated")
-        n = struct.unpack_from(">Q", buf, pos)[0]
-        if n < 0x100000000:
-            raise DecodeError("non-shortest argument")
-        return major, n, pos + 8
-    if ai == _AI_INDEF:
-        raise DecodeError("indefinite length")
-    raise DecodeError("reserved additional info")
-
-
-def _item(buf, pos, end, depth):
-    if depth > MAX_DEPTH:
-        raise DecodeError("nested too deeply")
+    """(major << 5, argument, next_pos) of the head at buf[pos], for callers that walk a stream
+    themselves; same checks as the decoder."""
+    r = _Reader(buf, pos, end)
     if pos < end and buf[pos] >= _MT_SIMPLE:
-        return _simple(buf[pos]), pos + 1
-    major, n, pos = read_head(buf, pos, end)
-    if major == _MT_UINT:
-        return n, pos
-    if major == _MT_NINT:
-        return -1 - n, pos
-    if major == _MT_BSTR or major == _MT_TSTR:
-        # The claimed length is checked against what is left before anything is allocated.
-        if n > end - pos:
+        raise DecodeError("not a head")  # major type 7 has no argument in our subset
+    n = r.head()
+    return r.major, n, r.pos
+
+
+class _Reader:
+    # One object per decode, holding the position, so that no (value, pos) tuple is allocated
+    # per item: on a 128 KiB heap that garbage is what costs.
+    __slots__ = ("buf", "pos", "end", "major")
+
+    def __init__(self, buf, pos, end):
+        self.buf = buf
+        self.pos = pos
+        self.end = end
+        self.major = 0
+
+    def head(self):
+        # Sections 3 and 3.2: additional info < 24 is the argument, 24..27 announce 1, 2, 4, 8
+        # bytes, 28..30 are reserved, 31 is indefinite length. Section 4.2.1 (preferred
+        # serialisation): an argument must not fit in a shorter form.
+        buf = self.buf
+        pos = self.pos
+        if pos >= self.end:
             raise DecodeError("truncated")
-        stop = pos + n
-        if major == _MT_BSTR:
-            return bytes(buf[pos:stop]), stop
-        return _utf8(buf, pos, stop), stop
-    if major == _MT_ARRAY:
-        if n > end - pos:  # every item takes at least one byte
+        ib = buf[pos]
+        self.major = ib & 0xE0
+        ai = ib & 0x1F
+        pos += 1
+        if ai < _AI_1:
+            self.pos = pos
+            return ai
+        if ai == _AI_1:
+            size = 1
+            low = 24
+        elif ai == _AI_2:
+            size = 2
+            low = 0x100
+        elif ai == _AI_4:
+            size = 4
+            low = 0x10000
+        elif ai == _AI_8:
+            size = 8
+            low = 0x100000000
+        elif ai == _AI_INDEF:
+            raise DecodeError("indefinite length")
+        else:
+            raise DecodeError("reserved additional info")
+        if pos + size > self.end:
             raise DecodeError("truncated")
-        items = []
-        for _ in range(n):
-            v, pos = _item(buf, pos, end, depth + 1)
-            items.append(v)
-        return items, pos
-    if major == _MT_MAP:
-        return _map(buf, pos, end, depth, n)
-    if major == _MT_TAG:
-        v, pos = _item(buf, pos, end, depth + 1)
-        return Tag(n, v), pos
-    raise DecodeError("unreachable")  # all eight major types are handled above
+        if size == 8:
+            n = struct.unpack_from(">Q", buf, pos)[0]
+        else:
+            n = 0
+            for i in range(pos, pos + size):
+                n = (n << 8) | buf[i]
+        if n < low:
+            raise DecodeError("non-shortest argument")
+        self.pos = pos + size
+        return n
+
+    def item(self, depth):
+        if depth > MAX_DEPTH:
+            raise DecodeError("nested too deeply")
+        if self.pos < self.end and self.buf[self.pos] >= _MT_SIMPLE:
+            self.pos += 1
+            return _simple(self.buf[self.pos - 1])
+        n = self.head()
+        major = self.major
+        if major == _MT_UINT:
+            return n
+        if major == _MT_NINT:
+            return -1 - n
+        pos = self.pos
+        if major == _MT_BSTR or major == _MT_TSTR:
+            # The claimed length is checked against what is left before anything is allocated.
+            if n > self.end - pos:
+                raise DecodeError("truncated")
+            self.pos = pos + n
+            if major == _MT_BSTR:
+                return bytes(self.buf[pos : pos + n])
+            return _utf8(self.buf, pos, pos + n)
+        if major == _MT_ARRAY:
+            if n > self.end - pos:  # every item takes at least one byte
+                raise DecodeError("truncated")
+            items = []
+            for _ in range(n):
+                items.append(self.item(depth + 1))
+            return items
+        if major == _MT_MAP:
+            return self.map(depth, n)
+        # major == _MT_TAG: the only one left, simple values were handled first.
+        return Tag(n, self.item(depth + 1))
+
+    def map(self, depth, n):
+        if 2 * n > self.end - self.pos:
+            raise DecodeError("truncated")
+        buf = self.buf
+        d = {}
+        pstart = pend = 0
+        for i in range(n):
+            kstart = self.pos
+            k = self.item(depth + 1)
+            if not _key_ok(k):
+                raise DecodeError("map key type")
+            kend = self.pos
+            # Section 4.2.1: strictly increasing key encodings, which also excludes duplicates
+            # (section 5.6). Compared in place: no copy of either key.
+            if i:
+                c = _compare(buf, pstart, pend, kstart, kend)
+                if c >= 0:
+                    raise DecodeError("duplicate map key" if c == 0 else "unsorted map keys")
+            pstart = kstart
+            pend = kend
+            d[k] = self.item(depth + 1)
+        return d
+
+
+def _compare(buf, a, a_end, b, b_end):
+    # Bytewise lexicographic order of buf[a:a_end] and buf[b:b_end]: -1, 0 or 1.
+    while a < a_end and b < b_end:
+        x = buf[a]
+        y = buf[b]
+        if x != y:
+            return -1 if x < y else 1
+        a += 1
+        b += 1
+    if a < a_end:
+        return 1
+    return -1 if b < b_end else 0
 
 
 def _simple(ib):
@@ -263,26 +340,6 @@ def _simple(ib):
     if ib >= 0xF9:
         raise DecodeError("float")
     raise DecodeError("unsupported simple value")
-
-
-def _map(buf, pos, end, depth, n):
-    if 2 * n > end - pos:
-        raise DecodeError("truncated")
-    d = {}
-    prev = None
-    for _ in range(n):
-        kstart = pos
-        k, pos = _item(buf, pos, end, depth + 1)
-        if not _key_ok(k):
-            raise DecodeError("map key type")
-        kb = bytes(buf[kstart:pos])
-        # Section 4.2.1: strictly increasing encodings also exclude duplicates (section 5.6).
-        if prev is not None and kb <= prev:
-            raise DecodeError("duplicate map key" if kb == prev else "unsorted map keys")
-        prev = kb
-        v, pos = _item(buf, pos, end, depth + 1)
-        d[k] = v
-    return d, pos
 
 
 def _utf8(buf, pos, stop):
