@@ -227,8 +227,8 @@ def test_micropython_outputs_match_third_party():
                      "bad_wrap": _flip(rng, bytes.fromhex(ref["wrap"])).hex()})
     env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib"))
     res = subprocess.run([mp, "-X", "heapsize=131072", "-c", _MP_SNIPPET],
-                         input="".join(json.dumps(j) + "\n" for j in jobs), env=env, capture_output=True, text=True,
-                         timeout=300)
+                         input="".join(json.dumps(j) + "\n" for j in jobs), env=env,
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     got = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(got) == len(refs)
