@@ -100,6 +100,9 @@ def test_oid_round_trips():
     role = "2.25.198461893791906648751128240102168423630"
     enc = der.encode_oid(role)
     assert der.read_oid(memoryview(enc), 0, len(enc))[0] == role
+    long_ok = der.encode_oid_body("1.2." + ".".join(["127"] * 63))
+    assert len(long_ok) == 64 and der.oid_str(long_ok, 0, 64).endswith(".127.127")
+    assert _reason(der.oid_str, long_ok + b"\x01", 0, 65) == "oid"  # over 64 octets
     for bad in ("", "8001", "2a86"):  # empty, non-minimal subidentifier, unterminated
         body = unhex(bad)
         assert _reason(der.oid_str, body, 0, len(body)) == "oid", bad

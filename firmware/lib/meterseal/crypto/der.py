@@ -30,6 +30,8 @@ SET = const(0x31)
 # Lengths above 2**24 cannot occur on a board with a few hundred KiB of RAM; refusing more than
 # three length octets keeps the arithmetic small-int on every port.
 _MAX_LEN_OCTETS = const(3)
+# Every OID in our profile is under 25 octets (the role OID, a 128-bit UUID arc, takes 20).
+_MAX_OID_OCTETS = const(64)
 
 
 def read_tlv(buf, pos, end):
@@ -141,7 +143,9 @@ def read_bit_string(buf, pos, end):
 
 def oid_str(buf, start, end):
     """Dotted string of OBJECT IDENTIFIER content octets (X.690 8.19)."""
-    if start >= end or buf[end - 1] & 0x80:
+    # An empty or unterminated OID is malformed; one over _MAX_OID_OCTETS is refused so a hostile
+    # certificate cannot make us build (and print) a huge integer arc.
+    if start >= end or end - start > _MAX_OID_OCTETS or buf[end - 1] & 0x80:
         raise DecodeError("oid")
     parts = []
     v = 0

@@ -57,7 +57,7 @@ class ChainError(Exception):
             msg = "certificate %d (%s): %s" % (depth, who or "?", reason)
         if detail:
             msg += " (" + detail + ")"
-        Exception.__init__(self, msg)
+        super().__init__(msg)
         self.reason = reason
         self.depth = depth
 
@@ -237,7 +237,9 @@ def parse(data):
     v, q = der.read_integer(buf, vs, ve)
     if v != 2 or q != ve:
         raise DecodeError("version")
-    cert.serial, p = der.read_integer(buf, ve, te)  # positive (4.1.2.2)
+    cert.serial, p = der.read_integer(buf, ve, te)
+    if cert.serial == 0:
+        raise DecodeError("integer")  # 4.1.2.2: a positive integer (negatives fail above)
     inner_alg, p = _sig_alg(buf, p, te)
     # 4.1.1.2: signatureAlgorithm MUST be identical to the tbs signature field.
     if buf[inner_alg[0]:inner_alg[1]] != buf[outer_alg[0]:outer_alg[1]]:
