@@ -62,37 +62,29 @@ def cbc_encryptor(key, iv):
     return _cbc(key, iv)
 
 
-def _check_multiple(data):
+def _cbc_run(key, iv, data, decrypt):
     if len(data) % _BLOCK:
         raise ValueError("data length must be a multiple of 16")
+    c = _cbc(key, iv)
+    run = c.decrypt if decrypt else c.encrypt
+    n = len(data)
+    if n <= _CBC_CHUNK:
+        return bytes(run(data))
+    out = bytearray(n)
+    mv = memoryview(data)
+    for i in range(0, n, _CBC_CHUNK):
+        out[i:i + _CBC_CHUNK] = run(mv[i:i + _CBC_CHUNK])
+    return bytes(out)
 
 
 def cbc_encrypt(key, iv, data):
     """AES-CBC encryption (SP 800-38A 6.2), no padding: len(data) must be a multiple of 16."""
-    _check_multiple(data)
-    c = _cbc(key, iv)
-    n = len(data)
-    if n <= _CBC_CHUNK:
-        return bytes(c.encrypt(data))
-    out = bytearray(n)
-    mv = memoryview(data)
-    for i in range(0, n, _CBC_CHUNK):
-        out[i:i + _CBC_CHUNK] = c.encrypt(mv[i:i + _CBC_CHUNK])
-    return bytes(out)
+    return _cbc_run(key, iv, data, False)
 
 
 def cbc_decrypt(key, iv, data):
     """AES-CBC decryption (SP 800-38A 6.2), no padding: len(data) must be a multiple of 16."""
-    _check_multiple(data)
-    c = _cbc(key, iv)
-    n = len(data)
-    if n <= _CBC_CHUNK:
-        return bytes(c.decrypt(data))
-    out = bytearray(n)
-    mv = memoryview(data)
-    for i in range(0, n, _CBC_CHUNK):
-        out[i:i + _CBC_CHUNK] = c.decrypt(mv[i:i + _CBC_CHUNK])
-    return bytes(out)
+    return _cbc_run(key, iv, data, True)
 
 
 def ctr_crypt_with(ecb_obj, counter_block16, data):
