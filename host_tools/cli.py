@@ -5,42 +5,24 @@ Exit codes: 0 done; 1 a check said no; 2 the tool could not do its job.
 import argparse
 import sys
 
+from pathlib import Path
+
 from . import config as config_mod
+from .options import connect, port_options
 from .errors import EXIT_CANNOT, ToolError
-
-
-def _port_options(p):
-    g = p.add_argument_group("connection")
-    g.add_argument("-p", "--port", help="serial port or pyserial URL: /dev/ttyUSB0, "
-                   "socket://127.0.0.1:PORT (simulated board), spy://... [env METERSEAL_PORT]")
-    g.add_argument("-b", "--baud", type=int, help="baud rate of the console (default 115200) "
-                   "[env METERSEAL_BAUD]")
-    g.add_argument("--timeout", type=float, help="seconds to wait for each answer (default 2)")
-
-
-def _connect(args):
-    from .console import BoardConsole
-
-    settings = args.settings
-    port = args.port or settings["port"]
-    if not port:
-        raise ToolError("no port: give --port (e.g. /dev/ttyUSB0 or socket://127.0.0.1:PORT), "
-                        "set METERSEAL_PORT, or put port = ... in meterseal.toml")
-    return BoardConsole(port, baud=args.baud or settings["baud"],
-                        timeout=args.timeout or settings["timeout"])
 
 
 # --- info ---------------------------------------------------------------------------------------
 
 def build_info(p):
-    _port_options(p)
+    port_options(p)
     p.add_argument("--json", action="store_true", help="print the identity as JSON")
 
 
 def do_info(args):
     from .report import print_identity
 
-    with _connect(args) as con:
+    with connect(args) as con:
         ident = con.request("info")
     print_identity(ident, as_json=args.json)
     return 0
@@ -88,6 +70,24 @@ COMMANDS = {
     "sim": (build_sim, do_sim, "run a simulated board in the foreground until Ctrl-C"),
     "demo": (build_demo, do_demo, "start a simulated board, talk to it, stop it"),
 }
+
+# Command groups of one capability each live in their own module (host_tools/cmd_<name>.py, e.g.
+# cmd_mbus.py for `meterseal mbus scan|read`) and declare their own COMMANDS table in this shape.
+_COMMAND_MODULES = sorted(p.stem for p in Path(__file__).parent.glob("cmd_*.py"))
+
+
+def _load_command_modules():
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        mod = importlib.import_module("host_tools." + name)
+        for cmd, entry in mod.COMMANDS.items():
+            if cmd in COMMANDS:
+                raise RuntimeError("command %r defined twice (host_tools/%s.py)" % (cmd, name))
+            COMMANDS[cmd] = entry
+
+
+_load_command_modules()
 
 
 def make_parser():

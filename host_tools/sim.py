@@ -42,11 +42,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def prepare_state(state_dir, board="esp32", role=None, ports=None):
+def prepare_state(state_dir, board="esp32", role=None, ports=None, links=None):
     """Write the simulated board's configuration into state_dir and return it.
 
     The first start fixes the board, role and TCP ports; later starts on the same folder keep them
-    (so socket:// URLs stay valid) unless given explicitly.
+    (so socket:// URLs stay valid) unless given explicitly. `ports` maps a UART to the TCP port it
+    serves; `links` maps a UART to "HOST:PORT" of a bus hub it joins instead (see simbus.py).
     """
     state = Path(state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -65,11 +66,16 @@ def prepare_state(state_dir, board="esp32", role=None, ports=None):
     cfg["role"] = role or old.get("role") or base["role"]
     cfg["state_dir"] = str(state)
     ports = dict(ports or {})
+    links = dict(links or {})
     uarts = {}
     for name, u in base["uarts"].items():
         u = dict(u)
-        u["tcp_port"] = ports.get(name) or old.get("uarts", {}).get(name, {}).get("tcp_port") \
-            or free_port()
+        was = old.get("uarts", {}).get(name, {})
+        link = links.get(name) or (None if name in ports else was.get("tcp_connect"))
+        if link:
+            u["tcp_connect"] = link
+        else:
+            u["tcp_port"] = ports.get(name) or was.get("tcp_port") or free_port()
         uarts[name] = u
     cfg["uarts"] = uarts
     tmp = cfg_path.with_suffix(".tmp")
@@ -79,16 +85,20 @@ def prepare_state(state_dir, board="esp32", role=None, ports=None):
 
 
 def url(cfg, uart="console"):
-    return "socket://%s:%d" % (cfg["host"], cfg["uarts"][uart]["tcp_port"])
+    u = cfg["uarts"][uart]
+    if "tcp_connect" in u:
+        return "socket://" + u["tcp_connect"]  # the bus hub the UART is wired to
+    return "socket://%s:%d" % (cfg["host"], u["tcp_port"])
 
 
 class SimulatedBoard:
     """One simulated board process. Use as a context manager: it never outlives its owner."""
 
-    def __init__(self, state_dir, board="esp32", role=None, interpreter="micropython", ports=None):
+    def __init__(self, state_dir, board="esp32", role=None, interpreter="micropython", ports=None,
+                 links=None):
         if interpreter not in INTERPRETERS:
             raise ToolError("unknown interpreter %r (micropython or cpython)" % interpreter)
-        self.config = prepare_state(state_dir, board, role, ports)
+        self.config = prepare_state(state_dir, board, role, ports, links)
         self.state_dir = Path(self.config["state_dir"])
         self.interpreter = interpreter
         self.proc = None

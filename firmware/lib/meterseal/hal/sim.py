@@ -48,14 +48,16 @@ class FileBlockDevice:
 
 
 class SimUart:
-    """One UART as a TCP server. The newest connection is the cable that is plugged in; bytes
-    written while nothing is connected are lost, as on a real line. Writes take as long as the
-    configured baud rate makes them take on the wire."""
+    """One UART as a TCP server (cfg "tcp_port"), or as a client of a shared line such as a wired
+    M-Bus or the wireless M-Bus air (cfg "tcp_connect": "HOST:PORT", the simulator's bus hub).
+    The newest connection is the cable that is plugged in; bytes written while nothing is
+    connected are lost, as on a real line. Writes take as long as the baud rate makes them take."""
 
     def __init__(self, name, cfg, host):
         self.name = name
         self.host = host
-        self.port = cfg["tcp_port"]
+        self.port = cfg.get("tcp_port")
+        self.connect_to = cfg.get("tcp_connect")
         self.baud = cfg.get("baud", 115200)
         self._bits_per_char = 1 + cfg.get("bits", 8) + (0 if cfg.get("parity") is None else 1) \
             + cfg.get("stop", 1)
@@ -65,7 +67,21 @@ class SimUart:
         self._server = None
 
     async def start(self):
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        if self.connect_to:
+            asyncio.create_task(self._dial())
+        else:
+            self._server = await asyncio.start_server(self._accept, self.host, self.port)
+
+    async def _dial(self):
+        host, port = self.connect_to.rsplit(":", 1)
+        while True:
+            if self._reader is None:
+                try:
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                    await self._accept(reader, writer)
+                except OSError:
+                    pass  # the hub is not up (yet): try again, as a board would re-sync
+            await asleep_ms(200)
 
     async def _accept(self, reader, writer):
         old = self._writer
