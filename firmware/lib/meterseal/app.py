@@ -37,8 +37,14 @@ def command_table(board):
 
 
 async def run(board):
+    from meterseal import roles
+
     await board.start()
-    console = ConsoleService(board.uart("console"), command_table(board))
+    commands = command_table(board)
+    tasks = roles.load(board.role).start(board, commands)
+    for t in tasks:
+        asyncio.create_task(t)
+    console = ConsoleService(board.uart("console"), commands)
     await console.run()
 
 
