@@ -34,6 +34,16 @@ class BusHub:
         self._thread.start()
         return self
 
+    def wait_for_peers(self, n, timeout=10.0):
+        """Block until n peers have joined (a TCP connect completes before the hub has accepted)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self._peers) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError("%d of %d peers joined %s" % (len(self._peers), n, self.name))
+            time.sleep(0.01)
+
     def stop(self):
         self._stop.set()
         self._thread.join(timeout=5)

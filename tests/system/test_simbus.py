@@ -12,6 +12,7 @@ def test_bytes_reach_every_other_peer():
         b = serial.serial_for_url(hub.url, timeout=1)
         c = serial.serial_for_url(hub.url, timeout=1)
         try:
+            hub.wait_for_peers(3)
             a.write(b"\x10\x5b\x01\x5c\x16")
             assert b.read(5) == b"\x10\x5b\x01\x5c\x16"
             assert c.read(5) == b"\x10\x5b\x01\x5c\x16"
@@ -27,5 +28,6 @@ def test_board_uart_joins_the_hub(tmp_path):
         with SimulatedBoard(tmp_path / "m", links={"mbus": hub.address}) as b:
             assert b.url("mbus") == hub.url
             assert b.config["uarts"]["mbus"]["tcp_connect"] == hub.address
+            hub.wait_for_peers(1)  # the board's M-Bus UART dialled in
             with BoardConsole(b.url()) as con:  # the console is still its own server
                 assert con.request("info")["board"] == "esp32"
