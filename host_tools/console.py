@@ -6,6 +6,7 @@ import time
 import cbor2
 import serial
 
+from meterseal.crypto import cbor
 from meterseal.proto import console as cp
 
 from .errors import BoardError, NoAnswer, PortError
@@ -38,7 +39,10 @@ class BoardConsole:
 
     def request(self, command, args=None):
         """Send one command and return the board's answer (a dict); raise BoardError or NoAnswer."""
-        payload = cbor2.dumps([command, args or {}], canonical=True)
+        # The board accepts only RFC 8949 deterministic CBOR (keys sorted bytewise); cbor2's
+        # canonical mode sorts the older RFC 7049 way, so encode with the firmware's codec and
+        # let cbor2 decode the answers (an independent check of the board's encoder).
+        payload = cbor.dumps([command, args or {}])
         for _attempt in range(self.retries + 1):
             req_id = next(self._ids) & 0xFFFF
             self._ser.reset_input_buffer()
