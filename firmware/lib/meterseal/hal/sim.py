@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 
-from meterseal.compat import IS_MICROPYTHON, asleep_ms, ticks_ms
+from meterseal.compat import IS_MICROPYTHON, asleep_ms
 from meterseal.hal.storage import Storage
 
 _MOUNT = "/flash"
@@ -159,7 +159,9 @@ class Board:
         self.name = config["board"]
         self.role = config.get("role")
         self.state_dir = config["state_dir"]
-        self._started_ms = ticks_ms()
+        import time
+
+        self._started = time.time()  # the host's clock: no 30-bit ticks wrap-around to fold
         self._uarts = {}
         self._pins = {}
         host = config.get("host", "127.0.0.1")
@@ -211,9 +213,9 @@ class Board:
         return int(time.time())
 
     def uptime_ms(self):
-        from meterseal.compat import ticks_diff
+        import time
 
-        return ticks_diff(ticks_ms(), self._started_ms)
+        return int((time.time() - self._started) * 1000)
 
     def random_bytes(self, n):
         return os.urandom(n)
