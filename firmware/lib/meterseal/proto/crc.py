@@ -34,3 +34,32 @@ def crc16_x25_update(data, start=0, end=None, crc=0xFFFF):
     for i in range(start, end):
         crc = (crc >> 8) ^ t[(crc ^ data[i]) & 0xFF]
     return crc
+
+
+def _table_msb(poly):
+    # MSB-first (non-reflected) table; keyed apart from the reflected ones by bit 16.
+    key = poly | 0x10000
+    t = _tables.get(key)
+    if t is None:
+        t = []
+        for i in range(256):
+            c = i << 8
+            for _ in range(8):
+                c = ((c << 1) ^ poly) & 0xFFFF if c & 0x8000 else (c << 1) & 0xFFFF
+            t.append(c)
+        t = tuple(t)
+        _tables[key] = t
+    return t
+
+
+def crc16_en13757(data, start=0, end=None):
+    """CRC-16/EN-13757 (EN 13757-4 data link layer, wireless M-Bus): poly 0x3D65, MSB first (not
+    reflected), init 0x0000, final xor 0xFFFF. Check value over b"123456789": 0xC2B7. The link
+    layer sends it big-endian after each block; the ELL payload CRC little-endian (wmbus.py)."""
+    t = _table_msb(0x3D65)
+    if end is None:
+        end = len(data)
+    crc = 0
+    for i in range(start, end):
+        crc = ((crc << 8) & 0xFFFF) ^ t[(crc >> 8) ^ data[i]]
+    return crc ^ 0xFFFF
