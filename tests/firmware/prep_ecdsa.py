@@ -6,7 +6,7 @@ Sources (pinned in requirements.txt):
 - RFC 6979 appendix A.2.3 (P-192) and A.2.5 (P-256) SHA-256 signatures from cryptography-vectors
   (asymmetric/ECDSA/RFC6979/evppkey_ecdsa_rfc6979.txt).
 
-Line formats (hex fields, "-" for an empty one):
+Line formats (hex fields, "-" for an empty one, long runs of one byte as +HHxCOUNT+):
   ecdsa_wp_*.txt   result tcId pub digest sig flags      result is v(alid), i(nvalid), a(cceptable)
   ecdsa_rfc6979.txt  curve d msg_digest r||s             curve is the SEC 2 / RFC 5639 name
 """
@@ -28,7 +28,23 @@ _RFC6979_CURVES = {"P-192": "secp192r1", "P-256": "secp256r1"}
 
 
 def _h(b):
-    return b.hex() if b else "-"
+    # Runs of 64 or more equal bytes (Wycheproof pads some DER lengths to 4 KB) are written as
+    # "+HHxCOUNT+", which keeps lines short enough to read on a 128 KiB heap.
+    if not b:
+        return "-"
+    out = []
+    i = 0
+    while i < len(b):
+        j = i
+        while j < len(b) and b[j] == b[i]:
+            j += 1
+        if j - i >= 64:
+            out.append("+%02xx%d+" % (b[i], j - i))
+            i = j
+        else:
+            out.append(b[i:j].hex())
+            i = j
+    return "".join(out).strip("+").replace("++", "+")
 
 
 def _wycheproof(src, dst):

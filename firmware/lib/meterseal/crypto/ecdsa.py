@@ -5,7 +5,7 @@
 # P-192 is here to verify EDL40 meter signatures; nothing in MeterSeal signs with it.
 # Signature encodings are named: sig_raw is r||s (COSE, IEEE P1363), sig_der is the X.509
 # ECDSA-Sig-Value; der.py is the one DER reader/writer.
-from meterseal.crypto import der, ec
+from meterseal.crypto import der, ec, ec_comb
 from meterseal.crypto.kdf import hmac_sha256
 from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
 
@@ -38,8 +38,13 @@ def generate_private(curve, randbytes):
 
 
 def public_point(curve, d):
+    """Q = d*G as affine (x, y)."""
     _check_private(curve, d)
-    return ec.mul_base(curve, d)
+    X, Y, Z = ec_comb.comb(curve, d)
+    p = curve.p
+    zi = ec.inv_mod(Z, p)
+    z2 = zi * zi % p
+    return X * z2 % p * curve.z2_inv % p, Y * z2 * zi % p * curve.z3_inv % p
 
 
 def encode_point(curve, pt, compressed=False):
@@ -96,8 +101,10 @@ def sign_raw(curve, d, digest):
     n = curve.n
     e = _bits2int(curve, digest)
     for k in _nonces(curve, d, digest):
-        x1, _ = ec.mul_base(curve, k)
-        r = x1 % n
+        X, _, Z = ec_comb.comb(curve, k)
+        p = curve.p
+        zi = ec.inv_mod(Z, p)  # Z != 0: 0 < k < n
+        r = X * zi * zi % p * curve.z2_inv % p % n
         if r == 0:
             continue
         s = ec.inv_mod(k, n) * (e + r * d) % n
@@ -121,9 +128,18 @@ def _verify(curve, q, digest, r, s):
         raise InvalidSignature("r or s out of range")
     e = _bits2int(curve, digest)
     w = ec.inv_mod(s, n)
-    pt = ec.mul_add(curve, e * w % n, r * w % n, q)
-    if pt is None or pt[0] % n != r:
-        raise InvalidSignature("signature does not match")
+    X, _, Z = ec_comb.comb(curve, e * w % n, r * w % n, ec_comb.key_table(curve, q[0], q[1]))
+    # Accept if x(R) mod n == r, i.e. x(R) is r or r + n (< p): compare X with x*Z^2 (times
+    # z^2 for brainpool's isomorphism) instead of inverting Z.
+    if Z:
+        p = curve.p
+        zz = Z * Z % p * curve.z2 % p
+        x = r
+        while x < p:
+            if (X - x * zz) % p == 0:
+                return
+            x += n
+    raise InvalidSignature("signature does not match")
 
 
 def verify_raw(curve, pub, digest, sig):
@@ -136,11 +152,19 @@ def verify_raw(curve, pub, digest, sig):
     _verify(curve, q, digest, int.from_bytes(sig[:size], "big"), int.from_bytes(sig[size:], "big"))
 
 
+def _decode_der(sig_der, size):
+    # The longest DER ECDSA-Sig-Value for this size: 30 len, then 02 len 00 r, 02 len 00 s.
+    # Refusing longer input first keeps a 4 KB hostile integer off the heap.
+    if len(sig_der) > 2 * size + 8:
+        raise DecodeError("length")
+    return der.decode_ecdsa_sig(sig_der)
+
+
 def verify_der(curve, pub, digest, sig_der):
     """Check a DER ECDSA-Sig-Value; strict DER, anything else raises InvalidSignature."""
     q = _pub(curve, pub)
     try:
-        r, s = der.decode_ecdsa_sig(sig_der)
+        r, s = _decode_der(sig_der, curve.size)
     except DecodeError:
         raise InvalidSignature("malformed DER signature")
     _verify(curve, q, digest, r, s)
@@ -154,7 +178,7 @@ def sig_raw_to_der(sig, size):
 
 
 def sig_der_to_raw(sig_der, size):
-    r, s = der.decode_ecdsa_sig(sig_der)
+    r, s = _decode_der(sig_der, size)
     if r >> (8 * size) or s >> (8 * size):
         raise DecodeError("integer")
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -1,0 +1,203 @@
+# Scalar multiplication for ECDSA by the Lim-Lee comb (HMV "Guide to ECC" alg. 3.44).
+#
+# A comb table for a point P with t teeth and spacing d = ceil(nbits / t) holds the 2^t - 1
+# affine points T[i] = sum of 2^(j*d) * P over the bits j set in i. Then k*P is d doublings
+# and at most d additions: column c of k (bits c, c+d, c+2d, ...) indexes T.
+#   signing   k*G: the fixed G table (8 teeth: 255 points, 16 KB for P-256), built on first
+#             use; 31 doublings + 32 additions.
+#   verifying u1*G + u2*Q: one loop of 64 doublings with a 4-tooth table of Q (15 points,
+#             960 bytes) and the G table joined in its last 32 steps: 63 doublings + ~92
+#             additions instead of ~256 doublings for a plain double-and-add. Building Q's
+#             table costs 192 doublings, so the last few keys' tables are kept (key_tables):
+#             a meter, the MSP and the CAs sign again and again.
+# Tables are lists of bytearray rows of 16 entries x||y (size bytes each), read with
+# int.from_bytes as needed: ints would hold about twice the heap, and 1 KB rows still fit a
+# fragmented heap where one 16 KB block would not.
+#
+# Side channels: the loop skips zero columns and the first doublings, and big-int timing
+# depends on the values, so the time of a signature leaks a little about k; table reads
+# leak through caches. Pure Python cannot do better; the boards are not exposed to
+# high-rate remote timing of signing (signing is rate-limited by the protocol).
+from meterseal.compat import const
+from meterseal.crypto import ec
+
+_Q_TEETH = const(4)
+_KEY_CACHE = const(4)  # per-key tables kept, most recently used first
+_CHUNK = const(16)  # points converted to affine per inversion while building a table
+_ROW_SHIFT = const(4)  # 16 entries per bytearray row
+
+
+def _shape(c, teeth):
+    # Column gather by one multiplication: the bits of (k >> c) & M sit at 0, d, ..., (t-1)d;
+    # times K = sum 2^(s(d-1)) every one lands on its own position, bit j at (t-1)(d-1) + j,
+    # with no two partial products on the same bit, hence no carries.
+    d = (c.nbits + teeth - 1) // teeth
+    m = 0
+    k = 0
+    for j in range(teeth):
+        m |= 1 << (j * d)
+        k |= 1 << (j * (d - 1))
+    return d, m, k, (teeth - 1) * (d - 1), (1 << teeth) - 1
+
+
+def build_table(c, x, y, teeth, tab=None):
+    """The comb table of the internal affine point (x, y): 2^teeth - 1 entries in rows.
+
+    `tab` is an old table of the same shape to overwrite, so that a full key cache recycles
+    its rows instead of scattering new ones over the heap."""
+    p = c.p
+    s = c.size
+    w = s + s
+    d = _shape(c, teeth)[0]
+    count = (1 << teeth) - 1
+    rows = (count + (1 << _ROW_SHIFT) - 1) >> _ROW_SHIFT
+    if tab is None:
+        tab = [bytearray(w << _ROW_SHIFT) for _ in range(rows)]
+    bases = [(x, y, 1)]
+    X, Y, Z = x, y, 1
+    for _ in range(teeth - 1):
+        X, Y, Z = ec.dbl_n(X, Y, Z, d, p)
+        bases.append((X, Y, Z))
+    ec.batch_to_affine(bases, p)
+    for j in range(teeth):
+        _put(tab, (1 << j) - 1, w, s, bases[j][0], bases[j][1])
+    # Entry 2^j + i (0 < i < 2^j) is T[i] + B_j with B_j affine and T[i] either in the table
+    # (affine) or still Jacobian in `pend` (indices in `pidx`), which goes to affine _CHUNK
+    # points per inversion. The multiples are distinct and below n, so no addition meets
+    # P + P or P - P.
+    pend = []
+    pidx = []
+    for j in range(1, teeth):
+        bx, by = bases[j][0], bases[j][1]
+        for i in range(1, 1 << j):
+            if i in pidx:
+                X1, Y1, Z1 = pend[pidx.index(i)]
+            else:
+                X1, Y1 = _get(tab, i - 1, w, s)
+                Z1 = 1
+            pend.append(ec.add_affine(X1, Y1, Z1, bx, by, p))
+            pidx.append((1 << j) + i)
+            if len(pend) == _CHUNK:
+                _flush(tab, pend, pidx, w, s, p)
+    if pend:
+        _flush(tab, pend, pidx, w, s, p)
+    return tab
+
+
+def _flush(tab, pend, pidx, w, s, p):
+    ec.batch_to_affine(pend, p)
+    for k in range(len(pend)):
+        _put(tab, pidx[k] - 1, w, s, pend[k][0], pend[k][1])
+    pend[:] = []
+    pidx[:] = []
+
+
+def _put(tab, i, w, s, x, y):
+    row = tab[i >> _ROW_SHIFT]
+    o = (i & ((1 << _ROW_SHIFT) - 1)) * w
+    row[o : o + s] = x.to_bytes(s, "big")
+    row[o + s : o + w] = y.to_bytes(s, "big")
+
+
+def _get(tab, i, w, s):
+    row = tab[i >> _ROW_SHIFT]
+    o = (i & ((1 << _ROW_SHIFT) - 1)) * w
+    return int.from_bytes(row[o : o + s], "big"), int.from_bytes(row[o + s : o + w], "big")
+
+
+def g_table(c):
+    if c.g_table is None:
+        x, y = ec.to_internal(c, c.gx, c.gy)
+        c.g_table = build_table(c, x, y, c.g_teeth)
+        c.g_shape = _shape(c, c.g_teeth)
+        c.q_shape = _shape(c, _Q_TEETH)
+    return c.g_table
+
+
+def key_table(c, x, y):
+    """Q's comb table (API coordinates in), from the cache of recent keys or built now."""
+    cache = c.key_tables
+    for i in range(len(cache)):
+        e = cache[i]
+        if e[0] == x and e[1] == y:
+            if i:
+                cache.pop(i)
+                cache.insert(0, e)
+            return e[2]
+    old = cache.pop()[2] if len(cache) >= _KEY_CACHE else None
+    xi, yi = ec.to_internal(c, x, y)
+    tab = build_table(c, xi, yi, _Q_TEETH, old)
+    cache.insert(0, (x, y, tab))
+    return tab
+
+
+def comb(c, u1, u2=0, qtab=None):
+    """u1*G + u2*Q as internal Jacobian (X, Y, Z), Q given by its table (or None: u1*G)."""
+    p = c.p
+    gv = g_table(c)
+    gd, gm, gk, gsh, gmask = c.g_shape
+    qd, qm, qk, qsh, qmask = c.q_shape
+    if qtab is None:
+        qv = None
+        j = gd
+    else:
+        qv = qtab
+        j = qd if qd > gd else gd
+    s = c.size
+    w = s + s
+    fb = int.from_bytes
+    X = Y = Z = 0
+    # Point formulas inlined from ec.dbl and ec.add_affine (see there): a call and its tuple
+    # would cost a fifth of each operation. Rare cases (P + P, P - P) go out of line.
+    while j:
+        j -= 1
+        if Z:
+            d = Z * Z % p
+            g = Y * Y % p
+            b = X * g % p << 2
+            a = 3 * (X - d) * (X + d) % p
+            Z = (Y * Z << 1) % p
+            X = (a * a - (b << 1)) % p
+            Y = (a * (b - X) - (g * g << 3)) % p
+        # Up to two additions per step: Q's column (pass 0), then G's (pass 1).
+        iq = 0
+        if qv is not None and j < qd:
+            iq = ((u2 >> j) & qm) * qk >> qsh & qmask
+        ig = 0
+        if j < gd:
+            ig = ((u1 >> j) & gm) * gk >> gsh & gmask
+        t = 0
+        while t < 2:
+            if t:
+                i = ig
+                v = gv
+            else:
+                i = iq
+                v = qv
+            t += 1
+            if i:
+                i -= 1
+                row = v[i >> _ROW_SHIFT]
+                o = (i & 15) * w
+                x2 = fb(row[o : o + s], "big")
+                y2 = fb(row[o + s : o + w], "big")
+                if Z == 0:
+                    X = x2
+                    Y = y2
+                    Z = 1
+                else:
+                    zz = Z * Z % p
+                    H = (x2 * zz - X) % p
+                    R = (y2 * (Z * zz % p) - Y) % p
+                    if H:
+                        HH = H * H % p
+                        HHH = H * HH % p
+                        V = X * HH % p
+                        X = (R * R - HHH - (V << 1)) % p
+                        Y = (R * (V - X) - Y * HHH) % p
+                        Z = Z * H % p
+                    elif R:
+                        Z = 0
+                    else:
+                        X, Y, Z = ec.dbl(X, Y, Z, p)
+    return X, Y, Z
