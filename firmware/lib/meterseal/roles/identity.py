@@ -35,6 +35,17 @@ def save(board, ident):
     board.storage.write_atomic(_FILE, json.dumps(ident).encode())
 
 
+# DIN 43863-5 "Sparte" digit that opens a device ID such as 1MSL0012345678.
+_SPARTE = {MEDIUM_ELECTRICITY: "1", MEDIUM_GAS: "7", MEDIUM_WATER: "8"}
+
+
+def device_id(ident):
+    """The device's name in certificates and signed commands: Sparte, manufacturer, 2-digit
+    fabrication block (our version byte), 8-digit ID, e.g. "1MSL0012345678" (DIN 43863-5 form)."""
+    return "%s%s%02d%08d" % (_SPARTE.get(ident["medium"], "0"), ident["manufacturer"],
+                             ident["version"] % 100, ident["id"])
+
+
 def server_id(ident):
     """The 10-byte SML server ID (DIN 43863-5 style): 0A 01, manufacturer letters, version, ID BE."""
     m = ident["manufacturer"].encode()

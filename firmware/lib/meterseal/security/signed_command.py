@@ -1,0 +1,134 @@
+# Signed commands (S2, S4, U2): who sent this, is it for me, is it new? Authorisation (which role
+# may run which command) is access.py's job on top of what this returns.
+#
+# A command is a COSE_Sign1 (ES256) whose protected header carries the signer's certificate chain
+# (x5chain, leaf first) and whose payload is the deterministic CBOR map
+#   {"v": 1, "dev": device ID, "cmd": name, "args": {...}, "ctr": counter, "iat": issue time}
+# Checks run in a fixed order and the first failure raises Rejected(reason):
+#   "malformed"  not a COSE_Sign1 / payload not the map above
+#   "chain"      x5chain missing or not leading to a trust anchor of the command's class
+#   "signature"  the COSE signature does not verify with the leaf's key
+#   "device"     addressed to another device
+#   "expired"    issued too long ago or in the future (only when the board's clock is trusted)
+#   "replay"     counter not above the last one accepted from this signer
+# The counter is persisted before the command runs, so a power loss can lose a command but
+# never make an old one acceptable again.
+import hashlib
+import json
+
+from meterseal.crypto import cbor, cose, x509
+from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
+
+FORMAT_VERSION = 1
+MAX_AGE_S = 24 * 3600  # a command older than this is refused when the clock is trusted
+MAX_SKEW_S = 300  # clocks of sender and board may differ this much
+_MAX_SIGNERS = 64  # replay table bound; the least recently used signer is forgotten
+
+
+class Rejected(Exception):
+    """args[0]: the short reason; args[1]: a sentence for logbooks and error replies."""
+
+    def __init__(self, reason, detail=""):
+        super().__init__(reason, detail or reason)
+        self.reason = reason
+        self.detail = detail or reason
+
+
+class Command:
+    """A command that passed authentication: name, args, counter and who signed it."""
+
+    def __init__(self, payload, leaf, fingerprint):
+        self.name = payload["cmd"]
+        self.args = payload["args"]
+        self.counter = payload["ctr"]
+        self.issued = payload["iat"]
+        self.device = payload["dev"]
+        self.roles = leaf.roles or []
+        self.signer = leaf.describe()
+        self.fingerprint = fingerprint  # SHA-256 of the signer's certificate, first 16 bytes
+
+
+def peek(msg):
+    """The unverified command name, so the caller can pick the trust anchors of its class.
+    Nothing may be acted on until verify() has passed."""
+    return _payload(cose.parse_sign1(msg))["cmd"]
+
+
+def _payload(sign1):
+    try:
+        p = cbor.loads(sign1.payload)
+    except DecodeError as e:
+        raise Rejected("malformed", "payload: " + str(e))
+    if not isinstance(p, dict) or p.get("v") != FORMAT_VERSION:
+        raise Rejected("malformed", "payload is not a version-1 command map")
+    for key, typ in (("dev", str), ("cmd", str), ("args", dict), ("ctr", int), ("iat", int)):
+        if not isinstance(p.get(key), typ):
+            raise Rejected("malformed", "payload field %r missing or of the wrong type" % key)
+    if p["ctr"] < 0 or p["iat"] < 0:
+        raise Rejected("malformed", "negative counter or time")
+    return p
+
+
+class ReplayGuard:
+    """The last counter accepted from each signer, on the board's storage."""
+
+    def __init__(self, storage, name="security/counters.json"):
+        self._storage = storage
+        self._name = name
+        raw = storage.read(name)
+        self._table = json.loads(raw) if raw else {}  # fingerprint hex -> [counter, use order]
+
+    def last(self, fp):
+        e = self._table.get(fp)
+        return -1 if e is None else e[0]
+
+    def accept(self, fp, counter):
+        if counter <= self.last(fp):
+            raise Rejected("replay", "counter %d not above %d" % (counter, self.last(fp)))
+        order = 1 + max([e[1] for e in self._table.values()] or [0])
+        self._table[fp] = [counter, order]
+        if len(self._table) > _MAX_SIGNERS:
+            oldest = min(self._table, key=lambda k: self._table[k][1])
+            del self._table[oldest]
+        self._storage.write_atomic(self._name, json.dumps(self._table).encode())
+
+    def clear(self):
+        self._table = {}
+        self._storage.remove(self._name)
+
+
+def verify(msg, anchors, device_id, guard, now=None):
+    """Authenticate a signed command; return a Command or raise Rejected.
+
+    anchors: trusted DER certificates for this command's class (institute root for metrological
+    commands, the MSP's SM certificate or the manufacturer's for the rest).
+    now: the board's time if its clock is trusted, else None (then only the counter protects).
+    """
+    try:
+        sign1 = cose.parse_sign1(msg)
+    except DecodeError as e:
+        raise Rejected("malformed", "COSE_Sign1: " + str(e))
+    payload = _payload(sign1)
+    if not sign1.x5chain:
+        raise Rejected("chain", "no x5chain: the signer's certificate is missing")
+    try:
+        leaf = x509.verify_chain(sign1.x5chain, anchors, now=now,
+                                 required_usage=x509.KU_DIGITAL_SIGNATURE)
+    except x509.ChainError as e:
+        raise Rejected("chain", str(e))
+    try:
+        cose.verify_sign1(sign1, leaf.public_key())
+    except (InvalidSignature, InvalidKey, DecodeError) as e:
+        raise Rejected("signature", "COSE signature: %s" % (e,))
+    if payload["dev"] != device_id:
+        raise Rejected("device", "addressed to %s, this is %s" % (payload["dev"], device_id))
+    if now is not None:
+        age = now - payload["iat"]
+        if age > MAX_AGE_S or age < -MAX_SKEW_S:
+            raise Rejected("expired", "issued %d s from now" % -age)
+    fp = hashlib.sha256(bytes(sign1.x5chain[0])).digest()[:16]
+    from binascii import hexlify
+
+    fp_hex = hexlify(fp).decode()
+    guard.accept(fp_hex, payload["ctr"])
+    return Command(payload, leaf, fp_hex)
