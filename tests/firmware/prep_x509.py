@@ -3,9 +3,12 @@
 build_cases() makes every chain case with `cryptography`'s CertificateBuilder: a case is a chain
 (leaf first), the trust anchors, the time, what the leaf must allow, our expected verdict and
 which outside verifier judges the same case in tests/interop/test_x509_interop.py. prepare(outdir)
-writes them as one line per case into x509_chains.txt so the MicroPython run sees the same bytes:
+writes them into x509_chains.txt so the MicroPython run sees the same bytes, one certificate a
+line so that no line needs more than about 1.2 KB of contiguous heap on a board:
 
-    name expect now usage role n_chain chain_hex... anchor_hex...
+    case name expect now usage role
+    c chain_cert_hex        (one line per chain certificate, leaf first)
+    a anchor_cert_hex       (one line per trust anchor)
 
 (`-` for no time / no role; usage is a KU_* mask in decimal, 0 for none).
 """
@@ -209,11 +212,11 @@ def build_cases():
 def prepare(outdir):
     lines = ["# X.509 chain cases made by tests/firmware/prep_x509.py with pyca/cryptography %s"
              % __import__("cryptography").__version__,
-             "# name expect now usage role n_chain chain_hex... anchor_hex..."]
+             "# case name expect now usage role / c chain_cert_hex / a anchor_cert_hex"]
     for c in build_cases():
-        f = [c["name"], c["expect"], "-" if c["now"] is None else str(c["now"]), str(c["usage"]),
-             c["role"] or "-", str(len(c["chain"]))]
-        f += [d.hex() for d in c["chain"]] + [d.hex() for d in c["anchors"]]
-        lines.append(" ".join(f))
+        lines.append(" ".join(["case", c["name"], c["expect"],
+                               "-" if c["now"] is None else str(c["now"]), str(c["usage"]),
+                               c["role"] or "-"]))
+        lines += ["c " + d.hex() for d in c["chain"]] + ["a " + d.hex() for d in c["anchors"]]
     with open(outdir + "/x509_chains.txt", "w") as fh:
         fh.write("\n".join(lines) + "\n")

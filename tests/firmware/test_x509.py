@@ -13,12 +13,19 @@ _FILE = "x509_chains.txt"
 
 
 def _cases():
-    """Yield (name, expect, now, usage, role, chain_hex, anchors_hex), one line at a time."""
+    """Yield (name, expect, now, usage, role, chain_hex, anchors_hex), one case at a time."""
+    case = None
     for line in vector_lines(_FILE):
-        p = line.split()
-        n = int(p[5])
-        yield (p[0], p[1], None if p[2] == "-" else int(p[2]), int(p[3]) or None,
-               None if p[4] == "-" else p[4], p[6:6 + n], p[6 + n:])
+        if line.startswith("case "):
+            if case is not None:
+                yield case
+            p = line.split()
+            case = (p[1], p[2], None if p[3] == "-" else int(p[3]), int(p[4]) or None,
+                    None if p[5] == "-" else p[5], [], [])
+        else:
+            case[5 if line[0] == "c" else 6].append(line[2:])
+    if case is not None:
+        yield case
 
 
 def _case(name):
