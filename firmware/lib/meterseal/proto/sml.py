@@ -1,0 +1,477 @@
+# SML 1.04 messages (BSI TR-03109-1 Anlage IV, sections 6-7): SML_Message with its per-message
+# CRC, PublicOpen/PublicClose, GetList, GetProfileList and Attention, encoder and decoder.
+# TL field and transport v1 framing: sml_tl.py.
+#
+# Each message body is a class with a FIELDS table (name, code) in the order of the standard's
+# ASN.1 SEQUENCE; one table-driven encoder and decoder serve them all. Codes:
+#   o octet string, optional      O octet string (mandatory; 01 decodes to b"")
+#   B Unsigned8 (optional)        D Unsigned32            c Integer8 (scaler)
+#   S SML_Status (Unsigned8..64; the TL byte is kept in <name>_tl)
+#   t SML_Time (optional)         v SML_Value (TL byte kept in <name>_tl)
+#   b Boolean (optional)          P SML_TreePath (list of octet strings)
+#   l list of SML_ListEntry       p list of SML_PeriodEntry
+#   g anything (SML_Tree, object lists): nested lists of int/bytes/bool/None, passed through
+# Decoding checks every claimed length against the buffer before using it, reads lists one
+# element at a time and limits nesting, so hostile input costs no more RAM than its own size.
+from meterseal.compat import const
+from meterseal.proto import sml_tl as tl
+from meterseal.proto.crc import crc16_x25
+from meterseal.proto.sml_tl import FrameError  # noqa: F401  (re-exported)
+
+OPEN_REQ = const(0x0100)
+OPEN_RES = const(0x0101)
+CLOSE_REQ = const(0x0200)
+CLOSE_RES = const(0x0201)
+GET_PROFILE_LIST_REQ = const(0x0400)
+GET_PROFILE_LIST_RES = const(0x0401)
+GET_LIST_REQ = const(0x0700)
+GET_LIST_RES = const(0x0701)
+ATTENTION_RES = const(0xFF01)
+
+_TIME_SEC_INDEX = const(1)
+_TIME_TIMESTAMP = const(2)
+_TIME_LOCAL = const(3)
+_LISTTYPE_TIME = const(1)  # SML_ListType choice smlTime (v1.04)
+_MAX_DEPTH = const(12)
+
+
+class Time:
+    """SML_Time: kind 1 secIndex, 2 timestamp (UTC epoch s), 3 localTimestamp (UTC epoch s with
+    localOffset and seasonTimeOffset in minutes)."""
+
+    SEC_INDEX = _TIME_SEC_INDEX
+    TIMESTAMP = _TIME_TIMESTAMP
+    LOCAL = _TIME_LOCAL
+
+    def __init__(self, kind, value, local_offset=0, season_offset=0):
+        self.kind = kind
+        self.value = value
+        self.local_offset = local_offset
+        self.season_offset = season_offset
+
+    def __eq__(self, o):
+        return isinstance(o, Time) and (self.kind, self.value, self.local_offset,
+                                        self.season_offset) == (o.kind, o.value, o.local_offset,
+                                                                o.season_offset)
+
+    def __repr__(self):
+        return "Time(%d, %d, %d, %d)" % (self.kind, self.value, self.local_offset,
+                                         self.season_offset)
+
+
+class ListValue:
+    """An SML_ListType value other than smlTime: choice number and the raw nested value."""
+
+    def __init__(self, choice, raw):
+        self.choice = choice
+        self.raw = raw
+
+
+class _Obj:
+    FIELDS = ()
+
+    def __init__(self, **kw):
+        for name, code in self.FIELDS:
+            setattr(self, name, None)
+            if code in "Sv":
+                setattr(self, name + "_tl", None)
+        for k in kw:
+            if not hasattr(self, k):
+                raise TypeError("unknown field " + k)
+            setattr(self, k, kw[k])
+
+    def __eq__(self, o):
+        if type(o) is not type(self):
+            return False
+        for name, code in self.FIELDS:
+            a, b = getattr(self, name), getattr(o, name)
+            if a != b and not (isinstance(a, (bytes, bytearray)) and bytes(a) == bytes(b)):
+                return False
+        return True
+
+
+class ListEntry(_Obj):
+    FIELDS = (("obj_name", "O"), ("status", "S"), ("val_time", "t"), ("unit", "B"),
+              ("scaler", "c"), ("value", "v"), ("value_signature", "o"))
+
+
+class PeriodEntry(_Obj):
+    FIELDS = (("obj_name", "O"), ("unit", "B"), ("scaler", "c"), ("value", "v"),
+              ("value_signature", "o"))
+
+
+class OpenReq(_Obj):
+    TAG = OPEN_REQ
+    FIELDS = (("codepage", "o"), ("client_id", "O"), ("req_file_id", "O"), ("server_id", "o"),
+              ("username", "o"), ("password", "o"), ("sml_version", "B"))
+
+
+class OpenRes(_Obj):
+    TAG = OPEN_RES
+    FIELDS = (("codepage", "o"), ("client_id", "o"), ("req_file_id", "O"), ("server_id", "O"),
+              ("ref_time", "t"), ("sml_version", "B"))
+
+
+class CloseReq(_Obj):
+    TAG = CLOSE_REQ
+    FIELDS = (("global_signature", "o"),)
+
+
+class CloseRes(_Obj):
+    TAG = CLOSE_RES
+    FIELDS = (("global_signature", "o"),)
+
+
+class GetListReq(_Obj):
+    TAG = GET_LIST_REQ
+    FIELDS = (("client_id", "O"), ("server_id", "o"), ("username", "o"), ("password", "o"),
+              ("list_name", "o"))
+
+
+class GetListRes(_Obj):
+    TAG = GET_LIST_RES
+    FIELDS = (("client_id", "o"), ("server_id", "O"), ("list_name", "o"),
+              ("act_sensor_time", "t"), ("val_list", "l"), ("list_signature", "o"),
+              ("act_gateway_time", "t"))
+
+    def entry(self, obis):
+        """The first list entry named obis (6 bytes), or None."""
+        for e in self.val_list or ():
+            if e.obj_name == obis:
+                return e
+        return None
+
+
+class GetProfileListReq(_Obj):
+    TAG = GET_PROFILE_LIST_REQ
+    FIELDS = (("server_id", "o"), ("username", "o"), ("password", "o"), ("with_rawdata", "b"),
+              ("begin_time", "t"), ("end_time", "t"), ("tree_path", "P"), ("object_list", "g"),
+              ("das_details", "g"))
+
+
+class GetProfileListRes(_Obj):
+    TAG = GET_PROFILE_LIST_RES
+    FIELDS = (("server_id", "O"), ("act_time", "t"), ("reg_period", "D"), ("tree_path", "P"),
+              ("val_time", "t"), ("status", "S"), ("period_list", "p"), ("rawdata", "o"),
+              ("period_signature", "o"))
+
+
+class AttentionRes(_Obj):
+    TAG = ATTENTION_RES
+    FIELDS = (("server_id", "O"), ("attention_no", "O"), ("attention_msg", "o"),
+              ("attention_details", "g"))
+
+
+class Unknown:
+    """A message body this module does not model (GetProcParameter, ...), kept as a raw tree."""
+
+    def __init__(self, tag, raw):
+        self.TAG = tag
+        self.raw = raw
+
+
+BODIES = (OpenReq, OpenRes, CloseReq, CloseRes, GetListReq, GetListRes, GetProfileListReq,
+          GetProfileListRes, AttentionRes)
+
+
+class Message:
+    def __init__(self, body, tx_id=b"\x01", group=0, abort=0):
+        self.body = body
+        self.tx_id = tx_id
+        self.group = group
+        self.abort = abort
+        self.crc_ok = None
+
+    @property
+    def tag(self):
+        return self.body.TAG
+
+
+# ---- encoder ----
+
+def _put_time(out, t):
+    if t is None:
+        out.append(0x01)
+        return
+    out.append(0x72)
+    tl.put_int(out, t.kind, tl.U8)
+    if t.kind == _TIME_LOCAL:
+        out.append(0x73)
+        tl.put_int(out, t.value, tl.U32)
+        tl.put_int(out, t.local_offset, tl.I16)
+        tl.put_int(out, t.season_offset, tl.I16)
+    else:
+        tl.put_int(out, t.value, tl.U32)
+
+
+def _put_any(out, v, kind=None):
+    if v is None:
+        out.append(0x01)
+    elif isinstance(v, bool):
+        out.append(0x42)
+        out.append(1 if v else 0)
+    elif isinstance(v, int):
+        tl.put_int(out, v, kind or tl.int_kind(v))
+    elif isinstance(v, (bytes, bytearray, memoryview)):
+        tl.put_octets(out, v)
+    elif isinstance(v, Time):
+        out.append(0x72)  # SML_Value -> SML_ListType choice smlTime
+        tl.put_int(out, _LISTTYPE_TIME, tl.U8)
+        _put_time(out, v)
+    elif isinstance(v, ListValue):
+        out.append(0x72)
+        tl.put_int(out, v.choice, tl.U8)
+        _put_any(out, v.raw)
+    elif isinstance(v, (list, tuple)):
+        tl.put_tl(out, tl.T_LIST, len(v))
+        for x in v:
+            _put_any(out, x)
+    else:
+        raise TypeError("cannot encode " + str(type(v)))
+
+
+def _put_obj(out, obj):
+    fields = obj.FIELDS
+    tl.put_tl(out, tl.T_LIST, len(fields))
+    for name, code in fields:
+        v = getattr(obj, name)
+        if code in "oO":
+            tl.put_octets(out, v)
+        elif v is None:
+            out.append(0x01)
+        elif code == "B":
+            tl.put_int(out, v, tl.U8)
+        elif code == "D":
+            tl.put_int(out, v, tl.U32)
+        elif code == "c":
+            tl.put_int(out, v, tl.I8)
+        elif code == "S" or code == "v":
+            _put_any(out, v, getattr(obj, name + "_tl"))
+        elif code == "t":
+            _put_time(out, v)
+        elif code == "l" or code == "p" or code == "P":
+            tl.put_tl(out, tl.T_LIST, len(v))
+            for x in v:
+                if code == "P":
+                    tl.put_octets(out, x)
+                else:
+                    _put_obj(out, x)
+        else:  # "b", "g"
+            _put_any(out, v)
+
+
+def encode_message(out, msg):
+    """Append one SML_Message with its CRC (section 7.1: CRC16 over the message from its first
+    byte to the end of messageBody, sent low byte first like the frame CRC)."""
+    m0 = len(out)
+    out.append(0x76)
+    tl.put_octets(out, msg.tx_id)
+    tl.put_int(out, msg.group, tl.U8)
+    tl.put_int(out, msg.abort, tl.U8)
+    out.append(0x72)
+    tl.put_int(out, msg.body.TAG, tl.U16)
+    if isinstance(msg.body, Unknown):
+        _put_any(out, msg.body.raw)
+    else:
+        _put_obj(out, msg.body)
+    crc = crc16_x25(out, m0)
+    out.append(tl.U16)
+    out.append(crc & 0xFF)
+    out.append(crc >> 8)
+    out.append(0x00)
+
+
+def encode_frame(messages):
+    """A complete transport v1 frame (bytearray) holding `messages`."""
+    out = bytearray(tl.START)
+    for m in messages:
+        encode_message(out, m)
+    return tl.finish_frame(out)
+
+
+# ---- decoder ----
+
+def _uint(buf, p, end, optional=True):
+    typ, n, q = tl.read_tl(buf, p, end)
+    if typ == tl.T_OCTETS and n == 0 and optional:
+        return None, q
+    if typ != tl.T_UINT:
+        raise FrameError("unsigned expected")
+    return tl.get_uint(buf, q, n), q + n
+
+
+def _sint(buf, p, end):
+    typ, n, q = tl.read_tl(buf, p, end)
+    if typ == tl.T_OCTETS and n == 0:
+        return None, q
+    if typ != tl.T_INT:
+        raise FrameError("integer expected")
+    return tl.get_int(buf, q, n), q + n
+
+
+def _octets(buf, p, end):
+    typ, n, q = tl.read_tl(buf, p, end)
+    if typ != tl.T_OCTETS:
+        raise FrameError("octets expected")
+    return (bytes(buf[q : q + n]) if n or buf[p] != 0x01 else None), q + n
+
+
+def _list(buf, p, end, count=None):
+    typ, n, q = tl.read_tl(buf, p, end)
+    if typ != tl.T_LIST or (count is not None and n != count):
+        raise FrameError("list expected")
+    return n, q
+
+
+def _time(buf, p, end):
+    if p < end and buf[p] == 0x01:
+        return None, p + 1
+    _, p = _list(buf, p, end, 2)
+    kind, p = _uint(buf, p, end, False)
+    if kind == _TIME_LOCAL:
+        _, p = _list(buf, p, end, 3)
+        ts, p = _uint(buf, p, end, False)
+        lo, p = _sint(buf, p, end)
+        so, p = _sint(buf, p, end)
+        if lo is None or so is None:
+            raise FrameError("time")
+        return Time(kind, ts, lo, so), p
+    if kind != _TIME_SEC_INDEX and kind != _TIME_TIMESTAMP:
+        raise FrameError("time choice")
+    v, p = _uint(buf, p, end, False)
+    return Time(kind, v), p
+
+
+def _any(buf, p, end, depth):
+    """(value, tl_byte, next) for any SML value; lists become Python lists."""
+    if depth > _MAX_DEPTH:
+        raise FrameError("depth")
+    typ, n, q = tl.read_tl(buf, p, end)
+    k = buf[p]
+    if typ == tl.T_UINT:
+        return tl.get_uint(buf, q, n), k, q + n
+    if typ == tl.T_INT:
+        return tl.get_int(buf, q, n), k, q + n
+    if typ == tl.T_OCTETS:
+        return (bytes(buf[q : q + n]) if n or k != 0x01 else None), k, q + n
+    if typ == tl.T_BOOL:
+        return buf[q] != 0, k, q + 1
+    if typ == tl.T_LIST:
+        out = []
+        for _ in range(n):
+            v, _, q = _any(buf, q, end, depth + 1)
+            out.append(v)
+        return out, k, q
+    raise FrameError("end of message misplaced")
+
+
+def _value(buf, p, end):
+    """SML_Value: a scalar, or SML_ListType (list(2){choice, value}) with smlTime decoded."""
+    if p < end and buf[p] == 0x72:
+        _, q = _list(buf, p, end, 2)
+        choice, q = _uint(buf, q, end, False)
+        if choice == _LISTTYPE_TIME:
+            t, q = _time(buf, q, end)
+            if t is None:
+                raise FrameError("time")
+            return t, 0x72, q
+        raw, _, q = _any(buf, q, end, 2)
+        return ListValue(choice, raw), 0x72, q
+    return _any(buf, p, end, 1)
+
+
+def _obj(cls, buf, p, end, depth):
+    if depth > _MAX_DEPTH:
+        raise FrameError("depth")
+    fields = cls.FIELDS
+    _, p = _list(buf, p, end, len(fields))
+    obj = cls()
+    for name, code in fields:
+        if code in "oO":
+            v, p = _octets(buf, p, end)
+            if v is None and code == "O":
+                v = b""
+        elif code == "B" or code == "D":
+            v, p = _uint(buf, p, end)
+        elif code == "c":
+            v, p = _sint(buf, p, end)
+        elif code == "t":
+            v, p = _time(buf, p, end)
+        elif code == "S" or code == "v" or code == "b" or code == "g":
+            if code == "v":
+                v, k, p = _value(buf, p, end)
+            else:
+                v, k, p = _any(buf, p, end, depth + 1)
+            if code == "S" and v is not None and not isinstance(v, int):
+                raise FrameError("status")
+            if code == "b" and v is not None and not isinstance(v, bool):
+                raise FrameError("bool")
+            if code in "Sv":
+                setattr(obj, name + "_tl", k if v is not None else None)
+        else:  # "l", "p", "P": lists read one element at a time
+            if p < end and buf[p] == 0x01 and code == "P":
+                v, p = [], p + 1
+            else:
+                n, p = _list(buf, p, end)
+                v = []
+                for _ in range(n):
+                    if code == "P":
+                        x, p = _octets(buf, p, end)
+                        x = x or b""
+                    else:
+                        x, p = _obj(ListEntry if code == "l" else PeriodEntry, buf, p, end,
+                                    depth + 1)
+                    v.append(x)
+        setattr(obj, name, v)
+    return obj, p
+
+
+_BY_TAG = {}
+for _c in BODIES:
+    _BY_TAG[_c.TAG] = _c
+
+
+def decode_message(buf, p, end, check_crc=True):
+    """(Message, next) for the SML_Message at buf[p]; FrameError("msg crc") on a bad CRC."""
+    m0 = p
+    _, p = _list(buf, p, end, 6)
+    tx, p = _octets(buf, p, end)
+    group, p = _uint(buf, p, end)
+    abort, p = _uint(buf, p, end)
+    _, p = _list(buf, p, end, 2)
+    tag, p = _uint(buf, p, end, False)
+    cls = _BY_TAG.get(tag)
+    if cls is None:
+        raw, _, p = _any(buf, p, end, 1)
+        body = Unknown(tag, raw)
+    else:
+        body, p = _obj(cls, buf, p, end, 1)
+    crc = crc16_x25(buf, m0, p)
+    got, p = _uint(buf, p, end, False)
+    # Sent low byte first, so as an Unsigned16 it reads byte-swapped (a leading 00 may be
+    # dropped by a shortened 62 xx encoding).
+    ok = got == ((crc & 0xFF) << 8) | (crc >> 8)
+    if check_crc and not ok:
+        raise FrameError("msg crc")
+    if p >= end or buf[p] != 0x00:
+        raise FrameError("end of message")
+    m = Message(body, tx or b"", group or 0, abort or 0)
+    m.crc_ok = ok
+    return m, p + 1
+
+
+def decode_messages(buf, start=0, end=None, check_crc=True):
+    if end is None:
+        end = len(buf)
+    out = []
+    p = start
+    while p < end:
+        m, p = decode_message(buf, p, end, check_crc)
+        out.append(m)
+    return out
+
+
+def decode_frame(buf, start=0, end=None, check_crc=True):
+    """All messages of one transport v1 frame in buf[start:end] (bytes or bytearray)."""
+    body, s, e = tl.unframe(buf, start, end)
+    return decode_messages(body, s, e, check_crc)
