@@ -55,4 +55,12 @@ def start(board, commands):
     m = Meter(board)
     commands["readout"] = lambda args: {"registers": [list(r) for r in m.readout()],
                                         "identity": m.ident}
-    return [m.measure()]
+    tasks = [m.measure()]
+    if "aux" in board.uart_names():  # the optical port: IEC 62056-21 mode C
+        from meterseal.roles import iec_server
+
+        cfg = iec_server.settings(board)
+        tasks.append(iec_server.IecServer(
+            board.uart("aux"), m.readout, m.ident, board.time, password=cfg.get("password"),
+            address=cfg.get("address"), max_baud=cfg.get("max_baud", 9600)).run())
+    return tasks
