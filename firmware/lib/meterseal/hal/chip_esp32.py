@@ -63,3 +63,46 @@ def load_or_make_secret(storage):
     nvs.set_blob(_KEY, secret)
     nvs.commit()  # docs: esp32.NVS, changes are lost at the next reset without commit()
     return secret
+
+
+# ESP-IDF's ESP_ERR_NVS_NOT_FOUND; MicroPython's check_esp_err raises OSError(-code), which the
+# port may show as a negative or as its unsigned 32-bit form: compare modulo 2^32.
+_NVS_NOT_FOUND = const(0x1102)
+_BLOB_MAX = const(2048)  # above any keystore blob (ks_nvs.py keeps them under 1984 bytes)
+
+
+class SecureBlobs:
+    """Raw NVS blobs of one namespace (board.secure_blobs(namespace)): get(key) -> bytes or
+    None, put(key, data), delete(key). Keys are at most 15 characters (ESP-IDF NVS limit).
+    Protected at rest only with flash and NVS encryption on (boards/esp32/NOTES.md)."""
+
+    def __init__(self, namespace):
+        self._nvs = esp32.NVS(namespace)
+
+    def get(self, key):
+        buf = bytearray(_BLOB_MAX)
+        try:
+            n = self._nvs.get_blob(key, buf)
+        except OSError as e:
+            if _not_found(e):
+                return None
+            raise
+        return bytes(buf[:n])
+
+    def put(self, key, data):
+        self._nvs.set_blob(key, data)
+        self._nvs.commit()  # docs: esp32.NVS, changes are lost at the next reset without commit()
+
+    def delete(self, key):
+        try:
+            self._nvs.erase_key(key)
+        except OSError as e:
+            if not _not_found(e):
+                raise
+            return
+        self._nvs.commit()
+
+
+def _not_found(e):
+    code = e.args[0] if e.args else 0
+    return isinstance(code, int) and (code + _NVS_NOT_FOUND) & 0xFFFFFFFF == 0

@@ -143,6 +143,15 @@ class Board:
             self._secret = load_or_make_secret(self.storage)
         return self._secret
 
+    def secure_blobs(self, namespace):
+        """Raw NVS blobs of `namespace` (ESP32 only; the keystore's "esp32-nvs" backend):
+        get(key) -> bytes or None, put(key, data), delete(key). See chip_esp32.SecureBlobs."""
+        if sys.platform == "esp32":
+            from meterseal.hal.chip_esp32 import SecureBlobs
+
+            return SecureBlobs(namespace)
+        raise OSError("no NVS on platform " + sys.platform)
+
     def unique_id(self):
         # ESP32: the 6-byte base MAC from eFuse; RP2040: the 8-byte ID of the flash chip.
         import machine
