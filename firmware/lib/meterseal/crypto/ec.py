@@ -175,11 +175,12 @@ def add_affine(X1, Y1, Z1, x2, y2, p):
     return X3, (R * (V - X3) - Y1 * HHH) % p, Z1 * H % p
 
 
-def batch_to_affine(pts, p):
-    """Jacobian points (none at infinity) to affine in place, one inversion for all.
+def batch_to_affine(pts, p, put=None):
+    """Jacobian points (none at infinity) to affine, one inversion for all.
 
     Montgomery's trick (HMV 2.2.5): invert the product of all Z, then peel off each 1/Z.
-    """
+    Results replace pts[i] with (x, y, 1), or go to put(i, x, y) while pts[i] is dropped, so
+    that building a table never holds both forms of every point."""
     k = len(pts)
     acc = [1] * k
     t = 1
@@ -192,7 +193,11 @@ def batch_to_affine(pts, p):
         zi = t * acc[i] % p
         t = t * Z % p
         z2 = zi * zi % p
-        pts[i] = (X * z2 % p, Y * z2 * zi % p, 1)
+        if put is None:
+            pts[i] = (X * z2 % p, Y * z2 * zi % p, 1)
+        else:
+            pts[i] = None
+            put(i, X * z2 % p, Y * z2 * zi % p)
 
 
 def decode_point(c, data):
