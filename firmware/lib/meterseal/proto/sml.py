@@ -66,6 +66,9 @@ class ListValue:
         self.choice = choice
         self.raw = raw
 
+    def __eq__(self, o):
+        return isinstance(o, ListValue) and self.choice == o.choice and self.raw == o.raw
+
 
 class _Obj:
     FIELDS = ()
@@ -326,6 +329,11 @@ def _list(buf, p, end, count=None):
 def _time(buf, p, end):
     if p < end and buf[p] == 0x01:
         return None, p + 1
+    if p < end and buf[p] & 0xF0 == tl.T_UINT:
+        # Some meters (Holley DTZ541, SmlLib's "Frame2") send a bare Unsigned32 seconds index
+        # instead of the SML_Time choice; SmlLib accepts it too. Re-encoded in the standard form.
+        v, p = _uint(buf, p, end, False)
+        return Time(_TIME_SEC_INDEX, v), p
     _, p = _list(buf, p, end, 2)
     kind, p = _uint(buf, p, end, False)
     if kind == _TIME_LOCAL:

@@ -210,29 +210,39 @@ def _public_key(public_key):
     raise InvalidKey("public key: raw X||Y of 48 (P-192) or 64 (P-256) bytes expected")
 
 
-def verify_res(res, public_key):
-    """Check one GetList.Res; returns its 320-byte block, raises InvalidSignature(reason)."""
+def verify_digest(digest, list_signature, public_key, version=None):
+    """Check a listSignature (r||s||logbook) over the SHA-256 digest of a block.
+
+    The form follows the key: 48-byte key -> P-192 with the 50-byte listSignature (digest cut
+    to 24 bytes by ECDSA's bits2int); 64-byte key -> P-256 with the 66-byte EMOC listSignature,
+    which needs signature `version` 4. Raises InvalidSignature(reason), InvalidKey.
+    """
     curve, pub = _public_key(public_key)
-    sig = res.list_signature
-    if sig is None:
-        raise InvalidSignature("no listSignature")
-    try:
-        block = build_block(res)
-        if curve is ecdsa.P192:
-            if len(sig) != _CLASSIC_SIG:
-                raise DecodeError("a P-192 key needs the 50-byte listSignature")
-        elif len(sig) != _EMOC_SIG:
-            raise DecodeError("a P-256 key needs the 66-byte EMOC listSignature")
-        elif signature_version(res) != SIGNATURE_VERSION:
-            raise DecodeError("EMOC form needs signature version 4 (00 AF 73 76 72 FF)")
-    except DecodeError as e:
-        raise InvalidSignature(e.args[0])
-    # P-192 signs the SHA-256 digest truncated to 24 bytes: verify_raw's bits2int does that.
-    digest = hashlib.sha256(block).digest()
+    sig = list_signature
+    if curve is ecdsa.P192:
+        if len(sig) != _CLASSIC_SIG:
+            raise InvalidSignature("a P-192 key needs the 50-byte listSignature")
+    elif len(sig) != _EMOC_SIG:
+        raise InvalidSignature("a P-256 key needs the 66-byte EMOC listSignature")
+    elif version != SIGNATURE_VERSION:
+        raise InvalidSignature("EMOC form needs signature version 4 (00 AF 73 76 72 FF)")
     try:
         ecdsa.verify_raw(curve, pub, digest, sig[:-2])
     except InvalidSignature:
         raise InvalidSignature("signature does not match")
+
+
+def verify_res(res, public_key):
+    """Check one GetList.Res; returns its 320-byte block, raises InvalidSignature(reason)."""
+    _public_key(public_key)
+    if res.list_signature is None:
+        raise InvalidSignature("no listSignature")
+    try:
+        block = build_block(res)
+        version = signature_version(res)
+    except DecodeError as e:
+        raise InvalidSignature(e.args[0])
+    verify_digest(hashlib.sha256(block).digest(), res.list_signature, public_key, version)
     return block
 
 
