@@ -239,8 +239,8 @@ def issue_device(pki, manufacturer, kind, public_key_sec1, identity, not_before=
     """CERT_MUC (kind "muc") or CERT_CN (kind "cn") by the manufacturer's CA."""
     if kind not in ("muc", "cn"):
         raise PkiError("device kind must be muc or cn, not %r" % kind)
-    aid = pki.authority_id("manufacturer:" + manufacturer if not manufacturer.startswith(
-        "manufacturer") else manufacturer)
+    aid = pki.authority_id(manufacturer if manufacturer == "manufacturer" or manufacturer
+                           .startswith("manufacturer:") else "manufacturer:" + manufacturer)
     key = public_key_from(public_key_sec1, curve_by_name(curve) if curve else pki.curve)
     what = "MUC" if kind == "muc" else "Concentrator"
     subject = subject_name(kind, "%s %s" % (what, _identity(identity)),

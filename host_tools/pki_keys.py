@@ -39,13 +39,6 @@ def curve_by_name(name):
         raise PkiError("unknown curve %r (known: %s)" % (name, ", ".join(CURVES))) from None
 
 
-def curve_name(curve):
-    for name, cls in CURVES.items():
-        if isinstance(curve, cls):
-            return name
-    raise PkiError("curve %s is outside the MeterSeal profile (P-256, brainpoolP256r1)" % curve.name)
-
-
 class Signer:
     """What a certification authority needs from its private key.
 

@@ -10,6 +10,7 @@ DER encoders.
 """
 import datetime
 import re
+import unicodedata
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -86,7 +87,9 @@ def subject_name(kind, cn, organization=None, identity=None):
 
 
 def slug(name):
-    s = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    """A file-name safe form of a name: "Zähler & Co" -> "zahler-co"."""
+    ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")
     if not s:
         raise PkiError("name %r has no letters or digits" % name)
     return s

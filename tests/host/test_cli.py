@@ -8,6 +8,8 @@ COVERED = {
     "info": "tests/system/test_console_board.py",
     "sim": "tests/system/test_sim_lifecycle.py",
     "demo": "tests/system/test_sim_lifecycle.py",
+    "ca": "tests/host/test_pki_cli.py",
+    "dir": "tests/host/test_directory.py",
 }
 
 
