@@ -1,0 +1,295 @@
+# The meter's wired M-Bus slave (EN 13757-2 link layer, EN 13757-3 application layer) on the
+# board's "mbus" UART (8E1, the baud rate of board.json; 2400 Bd by default).
+#
+# Addressing: its primary address (identity "primary_address", 0 = unconfigured), 254 (answer)
+# and 255 (execute, never answer) broadcasts, and 253 once selected by secondary address (CI
+# 0x52, wildcards allowed). Services: SND_NKE -> E5 (resets the frame count bit; to 253 it also
+# deselects), REQ_UD2 -> RSP_UD (CI 0x72), REQ_UD1 -> E5 (no alarm data), SND_UD with CI 0x51
+# (VIF 0x7A sets the primary address, kept in identity.json), 0x50 application reset, 0xB8-0xBF
+# baud rate (acknowledged at the old rate, then switched).
+#
+# The RSP_UD records, OBIS -> VIF (EN 13757-3 table 10; OMS vol. 2 electricity profile):
+#   1-0:1.8.0  A+ energy   DIF 06 (int48)  VIF 0nnn Wh 10^(nnn-3), nnn from the register's scaler
+#   1-0:2.8.0  A- energy   the same + VIFE 3C "accumulation of negative contributions" (backward)
+#   1-0:16.7.0 power       DIF 04 (int32)  VIF 2B (W)
+#   fabrication number     DIF 0C (BCD8)   VIF 78: the M-Bus ID
+#   time point             DIF 04          VIF 6D: type F date and time, UTC
+# A readout that does not fit one telegram (board.json "mbus_max_data", default the 252 data
+# bytes of a long frame) ends each part but the last with DIF 1F; the master fetches the next
+# part with REQ_UD2 and a toggled FCB. A request whose FCB did not toggle gets the last answer
+# again (the master lost it), without a new snapshot or access number.
+import asyncio
+
+from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
+from meterseal.proto import mbus
+from meterseal.proto import mbus_records as mr
+
+_ACK = b"\xe5"
+_CHAR_BITS = const(11)  # start, 8 data, even parity, stop
+_READ = const(64)
+
+_OBIS_IMPORT = b"\x01\x00\x01\x08\x00\xff"  # 1-0:1.8.0*255
+_OBIS_EXPORT = b"\x01\x00\x02\x08\x00\xff"  # 1-0:2.8.0*255
+_OBIS_POWER = b"\x01\x00\x10\x07\x00\xff"  # 1-0:16.7.0*255
+_UNIT_WH = const(30)  # DLMS units (IEC 62056-62)
+_UNIT_W = const(27)
+_VIFE_BACKWARD = const(0x3C)
+
+
+def readout_records(readout, ident, now_s):
+    """The meter's registers as encoded M-Bus records: a list of bytes, one per record."""
+    out = []
+    for obis, value, scaler, unit in readout:
+        rec = bytearray()
+        if unit == _UNIT_WH and (obis == _OBIS_IMPORT or obis == _OBIS_EXPORT):
+            value, nnn = _rescale(value, scaler + 3)
+            mr.encode_record(rec, mr.DF_INT48, nnn, value,
+                             vife=b"" if obis == _OBIS_IMPORT else bytes((_VIFE_BACKWARD,)))
+        elif unit == _UNIT_W and obis == _OBIS_POWER:
+            value, nnn = _rescale(value, scaler + 3)
+            mr.encode_record(rec, mr.DF_INT32, 0x28 + nnn, value)
+        else:
+            continue  # no M-Bus mapping for this register
+        out.append(bytes(rec))
+    rec = bytearray()
+    mr.encode_record(rec, mr.DF_BCD8, mr.VIF_FABRICATION_NO, ident["id"])
+    out.append(bytes(rec))
+    if now_s is not None:
+        rec = bytearray()
+        mr.encode_record(rec, mr.DF_INT32, mr.VIF_DATETIME, mr.civil(now_s)[:5])
+        out.append(bytes(rec))
+    return out
+
+
+def _rescale(value, nnn):
+    # VIF exponents run 0..7; a register with another scaler is brought into that range.
+    while nnn < 0:
+        value //= 10
+        nnn += 1
+    while nnn > 7:
+        value *= 10
+        nnn -= 1
+    return value, nnn
+
+
+def split_telegrams(records, room):
+    """Group records into telegrams of at most `room` record bytes; when more than one is
+    needed, each keeps one byte free for DIF 1F."""
+    if sum(len(r) for r in records) <= room:
+        return [records]
+    parts = []
+    cur = []
+    size = 0
+    for r in records:
+        if len(r) > room - 1:
+            raise mbus.FrameError("record too long")
+        if size + len(r) > room - 1:
+            parts.append(cur)
+            cur = []
+            size = 0
+        cur.append(r)
+        size += len(r)
+    parts.append(cur)
+    return parts
+
+
+class MBusSlave:
+    def __init__(self, uart, ident, readout, now=None, save_ident=None, max_data=mbus.MAX_DATA):
+        self.uart = uart
+        self.ident = ident
+        self._readout = readout  # () -> [(obis6, value, scaler, unit)]
+        self._now = now  # () -> POSIX seconds, or None: no time point record
+        self._save = save_ident  # (ident) -> None: persist a changed primary address
+        self._room = max_data - mr.HEADER_LEN
+        self._addr = mr.pack_address(ident["id"], ident["manufacturer"], ident["version"],
+                                     ident["medium"])
+        self.selected = False
+        self.access = ident["id"] & 0xFF
+        self._fcb = None  # FCB of the last request with FCV set; None after a link reset
+        self._last = None  # (function, answer) for a repeat
+        self._parts = None  # the snapshot being read out, split into telegrams
+        self._part = 0
+        self._baud = None  # a baud-rate switch waiting for its E5 to go out
+        self._rx = bytearray()
+        self.stats = {"requests": 0, "answers": 0, "repeats": 0, "bad_frames": 0,
+                      "max_reply_ms": 0}
+
+    # --- the UART side ----------------------------------------------------------------------
+
+    async def run(self):
+        uart = self.uart
+        while True:
+            if self._rx:
+                # a frame that stops arriving for a whole answer window is noise: drop it
+                try:
+                    data = await wait_for_ms(uart.read(_READ), self._window_ms())
+                except asyncio.TimeoutError:
+                    self._rx = bytearray()
+                    continue
+            else:
+                data = await uart.read(_READ)
+            t0 = ticks_ms()
+            self._rx.extend(data)
+            while True:
+                answer = self._next_answer()
+                if answer is None:
+                    break
+                if answer:
+                    await self._send(answer, t0)
+
+    def _window_ms(self):
+        return 330 * 1000 // self.uart.baud + 50  # EN 13757-2: 330 bit times + 50 ms
+
+    async def _send(self, answer, t0):
+        # EN 13757-2: answer no sooner than 11 bit times after the request's last stop bit.
+        wait = (_CHAR_BITS * 1000 + self.uart.baud - 1) // self.uart.baud - ticks_diff(ticks_ms(), t0)
+        if wait > 0:
+            await asleep_ms(wait)
+        ms = ticks_diff(ticks_ms(), t0)
+        if ms > self.stats["max_reply_ms"]:
+            self.stats["max_reply_ms"] = ms
+        await self.uart.write(answer)
+        self.stats["answers"] += 1
+        if self._baud is not None:
+            self.uart.set_baud(self._baud)
+            self._baud = None
+
+    def _next_answer(self):
+        """Take one frame off the receive buffer: its answer, b"" for none, None if the buffer
+        holds no complete frame. Garbage and bad frames are dropped a byte at a time so the
+        next start character is found again (EN 13757-2: no answer to a faulty frame)."""
+        rx = self._rx
+        end = len(rx)
+        i = 0
+        answer = None
+        while i < end:
+            try:
+                n = mbus.frame_length(rx, i, end)
+            except mbus.FrameError:
+                i += 1
+                continue
+            if n == 0 or i + n > end:
+                break
+            try:
+                f = mbus.parse(rx, i, i + n)
+            except mbus.FrameError:
+                self.stats["bad_frames"] += 1
+                i += 1
+                continue
+            try:
+                answer = self.handle(f[0], f[1], f[2], f[3], rx, f[4], f[5])
+            except mbus.FrameError:
+                answer = None  # undecodable user data: as a bad frame, no answer
+            i += n
+            answer = answer or b""
+            break
+        if i:
+            self._rx = rx[i:]  # MicroPython's bytearray has no del of a slice
+        return answer
+
+    # --- the protocol, without I/O ----------------------------------------------------------
+
+    def handle(self, kind, c, a, ci, buf, ds, de):
+        """One good frame -> the answer to send, or None."""
+        if kind == mbus.KIND_ACK or not mbus.is_request(c):
+            return None  # E5 and RSP_UD of other slaves on the same bus
+        f = mbus.function(c)
+        if f == mbus.F_SND_UD and ci == mbus.CI_SELECT and a == mbus.ADDR_SELECTED:
+            # EN 13757-3 11.5: a match selects, any other selection deselects
+            if de - ds >= 8 and mbus.secondary_matches(buf, ds, self._addr):
+                self.selected = True
+                self._reset_link()
+                return _ACK
+            self.selected = False
+            return None
+        if a == mbus.ADDR_SELECTED:
+            if not self.selected:
+                return None
+        elif a < mbus.ADDR_BROADCAST_REPLY and a != self.ident["primary_address"]:
+            return None
+        self.stats["requests"] += 1
+        silent = a == mbus.ADDR_BROADCAST
+        if f == mbus.F_SND_NKE:
+            self._reset_link()
+            if a == mbus.ADDR_SELECTED:
+                self.selected = False
+            return None if silent else _ACK
+        if c & mbus.C_FCV:
+            fcb = c & mbus.C_FCB
+            if self._fcb == fcb and self._last is not None and self._last[0] == f:
+                self.stats["repeats"] += 1
+                return None if silent else self._last[1]
+            toggled = self._fcb is not None
+            self._fcb = fcb
+        else:
+            toggled = False
+        if f == mbus.F_REQ_UD2:
+            answer = None if silent else self._rsp_ud(toggled)
+        elif f == mbus.F_REQ_UD1:
+            answer = None if silent else _ACK
+        elif f == mbus.F_SND_UD:
+            answer = self._snd_ud(ci, buf, ds, de)
+            if silent:
+                answer = None
+        else:
+            return None
+        if answer is not None:
+            self._last = (f, answer)
+        return answer
+
+    def _reset_link(self):
+        self._fcb = None
+        self._last = None
+        self._parts = None
+
+    def _rsp_ud(self, toggled):
+        if toggled and self._parts is not None and self._part + 1 < len(self._parts):
+            self._part += 1
+        else:
+            now = self._now() if self._now is not None else None
+            recs = readout_records(self._readout(), self.ident, now)
+            self._parts = split_telegrams(recs, self._room)
+            self._part = 0
+        self.access = (self.access + 1) & 0xFF
+        data = mr.pack_header(self.ident["id"], self.ident["manufacturer"], self.ident["version"],
+                              self.ident["medium"], self.access, 0)
+        for r in self._parts[self._part]:
+            data.extend(r)
+        if self._part + 1 < len(self._parts):
+            data.append(mr.DIF_MORE_FOLLOWS)
+        return mbus.build_long(mbus.C_RSP_UD, self.ident["primary_address"] & 0xFF,
+                               mbus.CI_RSP_VARIABLE, data)
+
+    def _snd_ud(self, ci, buf, ds, de):
+        if ci == mbus.CI_DATA_SEND:
+            recs, _more = mr.parse_records(buf, ds, de)
+            for r in recs:
+                if r.vif == mr.VIF_BUS_ADDRESS and r.function == mr.FN_INSTANT:
+                    if not isinstance(r.value, int) or not 0 <= r.value <= mbus.ADDR_LAST_PRIMARY:
+                        return None
+                    self._set_primary(r.value)
+            return _ACK
+        if ci == mbus.CI_APP_RESET:
+            self._parts = None
+            return _ACK
+        if mbus.CI_BAUD_FIRST <= ci <= mbus.CI_BAUD_LAST:
+            self._baud = mbus.BAUD_RATES[ci - mbus.CI_BAUD_FIRST]
+            return _ACK
+        return None
+
+    def _set_primary(self, addr):
+        if addr != self.ident["primary_address"]:
+            self.ident["primary_address"] = addr
+            if self._save is not None:
+                self._save(self.ident)
+
+
+def service(board, meter):
+    """The slave as a coroutine for the meter role (one task on board.uart("mbus"))."""
+    from meterseal.roles import identity
+
+    slave = MBusSlave(board.uart("mbus"), meter.ident, meter.readout, now=board.time,
+                      save_ident=lambda ident: identity.save(board, ident),
+                      max_data=board.config.get("mbus_max_data", mbus.MAX_DATA))
+    meter.mbus = slave
+    return slave.run()
