@@ -19,7 +19,7 @@
 # Private scalars: read from the store, decrypted, used for one signature or one ECDH, dropped.
 # Python cannot wipe an int or bytes, so a freed copy stays in the heap until reused; nothing
 # here keeps a reference, returns one, or prints one.
-from meterseal.crypto import ec, ec_comb, ecdsa
+from meterseal.crypto import ec, ecdsa
 from meterseal.security import ks_seal
 from meterseal.security.ks_seal import KIND_KEY, KIND_SECRET, KeystoreError
 
@@ -176,14 +176,9 @@ class Keystore:
         InvalidKey otherwise). Feed z to a KDF; never use it as a key directly."""
         curve, d = self._private(name)
         qx, qy = ecdsa.decode_point(curve, peer_public)  # on the curve, not infinity
-        # d*Q through the comb's u1*G + u2*Q with u1 = 0 (ec_comb.comb); the peer's table joins
-        # the cache of recent keys, which only holds public points.
-        X, _, Z = ec_comb.comb(curve, 0, d, ec_comb.key_table(curve, qx, qy))
-        if Z == 0:  # impossible for 0 < d < n on a prime-order curve; refuse rather than emit 0
+        x = _shared_x(curve, d, qx, qy)
+        if x is None:  # impossible for 0 < d < n on a prime-order curve; refuse rather than emit 0
             raise KeystoreError("tampered")
-        p = curve.p
-        zi = ec.inv_mod(Z, p)
-        x = X * zi * zi % p * curve.z2_inv % p  # back from the a = -3 twin (ec.py)
         return x.to_bytes(curve.size, "big")
 
     # -- symmetric secrets -----------------------------------------------------------------
@@ -233,3 +228,24 @@ class Keystore:
             self._store.remove(name)
         self._store.scrub()
         self._store.end_erase()
+
+
+def _shared_x(curve, d, qx, qy):
+    """x(d * Q) in API coordinates, or None for the point at infinity.
+
+    Left-to-right double-and-add over ec.py's Jacobian formulas on the a = -3 twin (ec.py):
+    ~256 doublings and ~128 additions, a few ms, for a rare operation (provisioning). The comb
+    tables of ec_comb.py serve G and repeated verification keys; a peer key is used once.
+    Like the comb, its time depends on the bits of d (docs/keystore.md)."""
+    p = curve.p
+    xi, yi = ec.to_internal(curve, qx, qy)
+    X, Y, Z = 0, 1, 0
+    for i in range(ec.bit_length(d) - 1, -1, -1):
+        if Z:
+            X, Y, Z = ec.dbl(X, Y, Z, p)
+        if (d >> i) & 1:
+            X, Y, Z = ec.add_affine(X, Y, Z, xi, yi, p)  # handles O, P = Q and P = -Q
+    if Z == 0:
+        return None
+    zi = ec.inv_mod(Z, p)
+    return X * zi * zi % p * curve.z2_inv % p
