@@ -12,10 +12,12 @@
 import hashlib
 
 from meterseal.compat import const
-from meterseal.crypto import ecdsa
-from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
 from meterseal.proto import sml
 from meterseal.proto import sml_tl as tl
+from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
+
+# meterseal.crypto.ecdsa is imported only by the verify functions: a meter seals through its
+# keystore's signer and never needs the curve code (about 30 KB of RAM) for that.
 
 PROFILE = "meterseal-edl40-emoc-p256 v1"
 SIGNATURE_VERSION = const(4)
@@ -199,6 +201,8 @@ def build_block(res, emoc=None, logbook=None):
 
 
 def _public_key(public_key):
+    from meterseal.crypto import ecdsa
+
     n = len(public_key)
     if n == 48 or n == 64:
         public_key = b"\x04" + bytes(public_key)
@@ -217,6 +221,8 @@ def verify_digest(digest, list_signature, public_key, version=None):
     to 24 bytes by ECDSA's bits2int); 64-byte key -> P-256 with the 66-byte EMOC listSignature,
     which needs signature `version` 4. Raises InvalidSignature(reason), InvalidKey.
     """
+    from meterseal.crypto import ecdsa
+
     curve, pub = _public_key(public_key)
     sig = list_signature
     if curve is ecdsa.P192:
