@@ -132,14 +132,20 @@ def mp_measure(imports, data, tables, op, runs=40):
     script = _MP_TEMPLATE % {"imports": imports.strip(), "data": data.strip(),
                              "tables": tables.strip(), "op": _indent(op, 4), "runs": runs}
     env = dict(os.environ, MICROPYPATH=str(LIB))
-    res = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % HEAP, "-c", script],
-                         capture_output=True, text=True, env=env, timeout=300)
-    for line in res.stdout.splitlines():
-        if line.startswith("RESULT "):
-            out = json.loads(line[7:])
-            out["ms"] = out["min_us"] / 1000
-            return out
-    raise RuntimeError("micropython failed:\n" + res.stdout[-2000:] + res.stderr[-2000:])
+    best = None
+    for _ in range(2):  # two processes, the better one: other jobs share the CPU
+        res = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % HEAP, "-c", script],
+                             capture_output=True, text=True, env=env, timeout=300)
+        out = None
+        for line in res.stdout.splitlines():
+            if line.startswith("RESULT "):
+                out = json.loads(line[7:])
+                out["ms"] = out["min_us"] / 1000
+        if out is None:
+            raise RuntimeError("micropython failed:\n" + res.stdout[-2000:] + res.stderr[-2000:])
+        if best is None or out["min_us"] < best["min_us"]:
+            best = out
+    return best
 
 
 def cpy_time(fn, runs=30):
@@ -250,7 +256,8 @@ class OpCounter:
         return pow(*args)
 
     def count(self, fn):
-        fn()  # tables
+        for _ in range(3):
+            fn()  # tables: G on first use, a key's comb table when it comes back
         self.mul = self.inv = self.pow = 0
         fn()
         return {"mul": self.mul, "inv": self.inv}
@@ -299,7 +306,8 @@ def _ecdsa_rows(cname, cry_curve, factor):
     rows.append(Row(curve.name + " sign", mp, cpy, ref, cnt, 1.5))
 
     # verify, key in the cache (the meter's, the MSP's, a CA's)
-    mp = mp_measure(imports, keyed, "ec_comb.g_table(c)\necdsa.verify_raw(c, P[0], D[0], S[0][0])",
+    mp = mp_measure(imports, keyed,
+                    "ec_comb.g_table(c)\nfor _ in range(2): ecdsa.verify_raw(c, P[0], D[0], S[0][0])",
                     "ecdsa.verify_raw(c, P[0], D[i & 7], S[0][i & 7])")
     cpy = cpy_time(lambda i: ecdsa.verify_raw(curve, pubs[0], digests[i & 7], sigs[0][i & 7]))
     pk = privs[0].public_key()
@@ -307,7 +315,8 @@ def _ecdsa_rows(cname, cry_curve, factor):
     cnt = counter.count(lambda: counter.ecdsa.verify_raw(ccurve, pubs[0], digests[3], sigs[0][3]))
     rows.append(Row(curve.name + " verify", mp, cpy, ref, cnt, 3.0))
 
-    # verify, five keys in turn: the 4-entry cache always misses and rebuilds a table
+    # verify, five keys in turn: none is in the 4-entry cache or the list of 4 keys seen,
+    # so every verification is a first sight (width-5 NAF, no table)
     mp = mp_measure(imports, keyed,
                     "ec_comb.g_table(c)\nfor k in range(5): ecdsa.verify_raw(c, P[k], D[0], S[k][0])",
                     "k = i % 5\necdsa.verify_raw(c, P[k], D[i & 7], S[k][i & 7])")
@@ -315,6 +324,8 @@ def _ecdsa_rows(cname, cry_curve, factor):
     ref = cpy_time(lambda i: cec.EllipticCurvePublicKey.from_encoded_point(cry_curve, pubs[i % 5]).verify(
         ders[i % 5][i & 7], digests[i & 7], algo), 200)
     state = [0]
+    counter = OpCounter()  # fresh caches: no key of the rows above is known here
+    ccurve = getattr(counter.ecdsa, cname)
 
     def new_key():
         state[0] += 1
@@ -379,9 +390,11 @@ def main():
             "%.1fK" % (mp["tables"] / 1024), "%.1fK" % (mp["peak"] / 1024),
             "%.1fK" % (mp["alloc"] / 1024), _verdict(r)))
     print()
-    print("MP ms: best of 40 under MicroPython (MP med: median), GC included: an operation")
+    print("MP ms: best of 2 x 40 under MicroPython (MP med: median), GC included: an operation")
     print("  makes 0.3-1 MB of garbage, so a 128 KiB heap collects several times per operation;")
     print("  CPy ms: best of 30 under CPython.")
+    print("verify: a key seen before (its comb table cached); new key: five keys in turn, each")
+    print("  verification a first sight.")
     print("tables: heap held by the precomputed tables the operation uses (G comb, plus the key")
     print("  cache where the row verifies); peak: least free heap, in small pieces, with which")
     print("  one operation completes; alloc: bytes allocated by one operation.")

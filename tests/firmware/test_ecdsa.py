@@ -136,17 +136,45 @@ def test_sign_verify_round_trip():
 
 
 def test_edge_keys_and_scalars():
-    # Keys 1 and n-1 make Q = G and Q = -G: the joint u1*G + u2*Q hits P+P and P-P.
+    # Keys 1 and n-1 make Q = G and Q = -G: the joint u1*G + u2*Q hits P+P and P-P. Three
+    # verifications per key take the three paths: first sight (NAF), second (builds the comb
+    # table), third (cached table); a bad signature must fail on each.
     for c in _ALL:
-        for d in (1, 2, c.n - 1, c.n - 2):
+        for d in (1, 2, 3, c.n - 1, c.n - 2):
             pub = ecdsa.public_point(c, d)
-            for i in range(2):
+            for i in range(3):
                 sig = ecdsa.sign_raw(c, d, _digest(i))
+                with raises(InvalidSignature):
+                    ecdsa.verify_raw(c, pub, _digest(i + 1), sig)
                 ecdsa.verify_raw(c, pub, _digest(i), sig)
         # A digest equal to 0 and one equal to n (reduced to 0 mod n) still sign and verify.
         for dg in (b"\x00" * 32, c.n.to_bytes(c.size, "big") + b"\x00" * (32 - c.size)):
             sig = ecdsa.sign_raw(c, 12345, dg)
             ecdsa.verify_raw(c, ecdsa.public_point(c, 12345), dg, sig)
+
+
+def test_naf5_digits():
+    # The width-5 NAF (HMV alg. 3.35) must add back up to k, with odd digits below 16 in
+    # absolute value and at least 4 zeros after every nonzero digit.
+    from meterseal.crypto import ec_comb
+
+    for c in _ALL:
+        rnd = _Counter(b"naf")
+        ks = [1, 15, 16, 17, 31, c.n - 1, (1 << c.nbits) - 1, (1 << (c.nbits - 1)) + 1]
+        ks += [int.from_bytes(rnd(c.size), "big") % c.n for _ in range(8)]
+        for k in ks:
+            digits = ec_comb._naf5(k, c.nbits)
+            total = 0
+            last = -5
+            for j in range(len(digits)):
+                code = digits[j]
+                if code:
+                    e = code >> 1
+                    assert 1 <= e <= 8 and j - last >= 5
+                    last = j
+                    v = 2 * e - 1
+                    total += (-v if code & 1 else v) << j
+            assert total == k
 
 
 def test_sign_rejects_bad_private_key():

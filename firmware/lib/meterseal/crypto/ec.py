@@ -48,7 +48,8 @@ class Curve:
         # use) and 4 teeth for per-key tables.
         self.g_teeth = g_teeth
         self.g_table = None
-        self.key_tables = []  # most recently used first: [x, y, table]
+        self.key_tables = []  # most recently used first: (x, y, table)
+        self.keys_seen = []  # x of keys verified once, without a table yet
 
     def __repr__(self):
         return "<Curve " + self.name + ">"
@@ -81,7 +82,7 @@ P256 = Curve(
     0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5,
     0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     1,
-    8,
+    7,
 )
 
 # RFC 5639 section 3.4; z is the one that maps it to brainpoolP256t1 (a = -3).
@@ -95,7 +96,7 @@ BRAINPOOLP256R1 = Curve(
     0x547EF835C3DAC4FD97F8461A14611DC9C27745132DED8E545C1D54C72F046997,
     0xA9FB57DBA1EEA9BC3E660A909D838D718C397AA3B561A6F7901E0E82974856A7,
     0x3E2D4BD9597B58639AE7AA669CAB9837CF5CF20A2C852D10F655668DFC150EF0,
-    8,
+    7,
 )
 
 # SEC 2 v2 section 2.2.2 (secp192r1 = NIST P-192); verification of EDL40 meter signatures only,

@@ -3,16 +3,19 @@
 # A comb table for a point P with t teeth and spacing d = ceil(nbits / t) holds the 2^t - 1
 # affine points T[i] = sum of 2^(j*d) * P over the bits j set in i. Then k*P is d doublings
 # and at most d additions: column c of k (bits c, c+d, c+2d, ...) indexes T.
-#   signing   k*G: the fixed G table (8 teeth: 255 points, 16 KB for P-256), built on first
-#             use; 31 doublings + 32 additions.
-#   verifying u1*G + u2*Q: one loop of 64 doublings with a 4-tooth table of Q (15 points,
-#             960 bytes) and the G table joined in its last 32 steps: 63 doublings + ~92
-#             additions instead of ~256 doublings for a plain double-and-add. Building Q's
-#             table costs 192 doublings, so the last few keys' tables are kept (key_tables):
-#             a meter, the MSP and the CAs sign again and again.
-# Tables are lists of bytearray rows of 16 entries x||y (size bytes each), read with
-# int.from_bytes as needed: ints would hold about twice the heap, and 1 KB rows still fit a
-# fragmented heap where one 16 KB block would not.
+#   signing   k*G: the fixed G table, 7 teeth (127 points, 8 KB for P-256; P-192, which
+#             only verifies, 6 teeth: 3 KB), built on first use: 36 doublings + 37 additions.
+#   verifying u1*G + u2*Q, a key seen before: one loop of 64 steps over a 4-tooth table of Q
+#             (15 points, 960 bytes) with the G table joined in its last 37 steps: 63
+#             doublings + ~97 additions instead of ~256 doublings. The tables of the last
+#             4 keys are kept (key_tables): a meter, the MSP and the CAs sign again and again.
+#   verifying, a key seen for the first time: building its table would cost 192 doublings,
+#             more than it saves once, so u2*Q goes by width-5 NAF (HMV alg. 3.36) over its
+#             8 odd multiples in one chain of ~256 doublings, G's columns joined at the end.
+#             The key is remembered (keys_seen) and gets its table when it comes back.
+# Tables are lists of bytearray rows of 8 entries x||y (size bytes each), read with
+# int.from_bytes as needed: ints would hold about twice the heap, and 512-byte rows fit a
+# fragmented heap where one 8 KB block would not.
 #
 # Side channels: the loop skips zero columns and the first doublings, and big-int timing
 # depends on the values, so the time of a signature leaks a little about k; table reads
@@ -24,11 +27,11 @@ from meterseal.crypto import ec
 _Q_TEETH = const(4)
 _KEY_CACHE = const(4)  # per-key tables kept, most recently used first
 # Points converted to affine per inversion while building a table: the G table (once, at
-# first use) takes 16 at a time; a key table 4, which keeps a verification with a new key
-# under 8 KB of extra heap for two more inversions (+0.15 ms).
+# first use) takes 16 at a time; a key table 4, which saves ~4 KB of transient heap for two
+# more inversions (+0.15 ms).
 _G_CHUNK = const(16)
 _Q_CHUNK = const(4)
-_ROW_SHIFT = const(4)  # 16 entries per bytearray row
+_ROW_SHIFT = const(3)  # 8 entries per bytearray row
 
 
 def _shape(c, teeth):
@@ -119,8 +122,9 @@ def g_table(c):
     return c.g_table
 
 
-def key_table(c, x, y):
-    """Q's comb table (API coordinates in), from the cache of recent keys or built now."""
+def _key_table(c, x, y):
+    # Q's comb table from the cache, or built now if Q was seen recently (a key that comes
+    # back will likely come again); None for a key seen for the first time.
     cache = c.key_tables
     for i in range(len(cache)):
         e = cache[i]
@@ -129,6 +133,13 @@ def key_table(c, x, y):
                 cache.pop(i)
                 cache.insert(0, e)
             return e[2]
+    seen = c.keys_seen
+    if x not in seen:
+        seen.insert(0, x)
+        if len(seen) > _KEY_CACHE:
+            seen.pop()
+        return None
+    seen.remove(x)
     old = cache.pop()[2] if len(cache) >= _KEY_CACHE else None
     xi, yi = ec.to_internal(c, x, y)
     tab = build_table(c, xi, yi, _Q_TEETH, old)
@@ -136,12 +147,70 @@ def key_table(c, x, y):
     return tab
 
 
-def comb(c, u1, u2=0, qtab=None):
-    """u1*G + u2*Q as internal Jacobian (X, Y, Z), Q given by its table (or None: u1*G)."""
+def _odd_multiples(c, x, y):
+    # [x1, y1, x3, y3, ..., x15, y15]: Q, 3Q, ..., 15Q (internal affine) for the width-5 NAF,
+    # as ints (a fresh bytearray per verification would fragment the heap). 2Q is made affine
+    # (one inversion), then (k+2)Q = kQ + 2Q, then all to affine (a second inversion);
+    # kQ = +-2Q cannot occur.
+    p = c.p
+    two = [ec.dbl(x, y, 1, p)]
+    ec.batch_to_affine(two, p)
+    x2, y2 = two[0][0], two[0][1]
+    pend = [(x, y, 1)]
+    for k in range(7):
+        X, Y, Z = pend[k]
+        pend.append(ec.add_affine(X, Y, Z, x2, y2, p))
+    out = [0] * 16
+
+    def put(k, xa, ya):
+        out[k + k] = xa
+        out[k + k + 1] = ya
+
+    ec.batch_to_affine(pend, p, put)
+    return out
+
+
+def _naf5(k, nbits):
+    """Width-5 NAF of k (HMV alg. 3.35), least significant digit first, one byte a digit:
+    0 for none, else 2*e + sign where digit = +-(2e - 1) picks entry e of _odd_multiples."""
+    out = bytearray(nbits + 1)
+    j = 0
+    while k:
+        if k & 1:
+            m = k & 31
+            if m > 16:
+                m -= 32
+                out[j] = (((1 - m) >> 1) << 1) | 1
+            else:
+                out[j] = ((m + 1) >> 1) << 1
+            k -= m
+        k >>= 1
+        j += 1
+    return out
+
+
+def mul_add(c, u1, u2, x, y):
+    """u1*G + u2*Q for Q = (x, y) on the curve (API coordinates): internal Jacobian.
+
+    A key seen before uses its comb table: ~63 doublings, ~92 additions. A new key is
+    not worth a table yet (192 doublings to build): u2*Q by width-5 NAF in one chain of
+    ~256 doublings with ~43 additions of Q's odd multiples, and u1*G from the G table."""
+    tab = _key_table(c, x, y)
+    if tab is not None:
+        return comb(c, u1, u2, tab)
+    xi, yi = ec.to_internal(c, x, y)
+    return comb(c, u1, u2, _odd_multiples(c, xi, yi), _naf5(u2, c.nbits))
+
+
+def comb(c, u1, u2=0, qtab=None, naf=None):
+    """u1*G + u2*Q as internal Jacobian (X, Y, Z); Q given by its comb table, or by its odd
+    multiples and `naf`, the digits of u2 from _naf5; qtab None: u1*G alone."""
     p = c.p
     gv = g_table(c)
     gd, gm, gk, gsh, gmask = c.g_shape
     qd, qm, qk, qsh, qmask = c.q_shape
+    if naf is not None:
+        qd = len(naf)
     if qtab is None:
         qv = None
         j = gd
@@ -164,10 +233,16 @@ def comb(c, u1, u2=0, qtab=None):
             Z = (Y * Z << 1) % p
             X = (a * a - (b << 1)) % p
             Y = (a * (b - X) - (g * g << 3)) % p
-        # Up to two additions per step: Q's column (pass 0), then G's (pass 1).
+        # Up to two additions per step: Q's column or NAF digit (pass 0), then G's column.
         iq = 0
+        nq = 0
         if qv is not None and j < qd:
-            iq = ((u2 >> j) & qm) * qk >> qsh & qmask
+            if naf is None:
+                iq = ((u2 >> j) & qm) * qk >> qsh & qmask
+            else:
+                iq = naf[j]
+                nq = iq & 1
+                iq >>= 1
         ig = 0
         if j < gd:
             ig = ((u1 >> j) & gm) * gk >> gsh & gmask
@@ -176,16 +251,25 @@ def comb(c, u1, u2=0, qtab=None):
             if t:
                 i = ig
                 v = gv
+                neg = 0
             else:
                 i = iq
                 v = qv
+                neg = nq
             t += 1
             if i:
                 i -= 1
-                row = v[i >> _ROW_SHIFT]
-                o = (i & 15) * w
-                x2 = fb(row[o : o + s], "big")
-                y2 = fb(row[o + s : o + w], "big")
+                if t == 1 and naf is not None:
+                    # odd multiples of Q for the NAF: a flat list of ints
+                    x2 = v[i + i]
+                    y2 = v[i + i + 1]
+                    if neg:
+                        y2 = p - y2
+                else:
+                    row = v[i >> _ROW_SHIFT]
+                    o = (i & ((1 << _ROW_SHIFT) - 1)) * w
+                    x2 = fb(row[o : o + s], "big")
+                    y2 = fb(row[o + s : o + w], "big")
                 if Z == 0:
                     X = x2
                     Y = y2

@@ -128,7 +128,7 @@ def _verify(curve, q, digest, r, s):
         raise InvalidSignature("r or s out of range")
     e = _bits2int(curve, digest)
     w = ec.inv_mod(s, n)
-    X, _, Z = ec_comb.comb(curve, e * w % n, r * w % n, ec_comb.key_table(curve, q[0], q[1]))
+    X, _, Z = ec_comb.mul_add(curve, e * w % n, r * w % n, q[0], q[1])
     # Accept if x(R) mod n == r, i.e. x(R) is r or r + n (< p): compare X with x*Z^2 (times
     # z^2 for brainpool's isomorphism) instead of inverting Z.
     if Z:
