@@ -45,12 +45,17 @@ class Signer:
     public_key(): the cryptography EllipticCurvePublicKey certified for this authority.
     sign(tbs): the DER ECDSA-Sig-Value (RFC 3279 2.2.3) over SHA-256 of `tbs`, the to-be-signed
     bytes of a certificate or CRL. An HSM or offline signer implements just these two methods.
+    sign_digest(digest): raw r||s over a SHA-256 digest made elsewhere: what COSE_Sign1 commands
+    need (the same method the board's keystore signers offer). Only for signers that sign commands.
     """
 
     def public_key(self):
         raise NotImplementedError
 
     def sign(self, tbs):
+        raise NotImplementedError
+
+    def sign_digest(self, digest):
         raise NotImplementedError
 
 
@@ -65,6 +70,14 @@ class KeySigner(Signer):
 
     def sign(self, tbs):
         return self._key.sign(bytes(tbs), ec.ECDSA(hashes.SHA256()))
+
+    def sign_digest(self, digest):
+        from cryptography.hazmat.primitives.asymmetric import utils
+
+        der = self._key.sign(bytes(digest), ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+        r, s = utils.decode_dss_signature(der)
+        size = (self._key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
 class FileSigner(Signer):
@@ -89,6 +102,9 @@ class FileSigner(Signer):
 
     def sign(self, tbs):
         return self._signer().sign(tbs)
+
+    def sign_digest(self, digest):
+        return self._signer().sign_digest(digest)
 
 
 def check_signer(signer, tbs, signature):

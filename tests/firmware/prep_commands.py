@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from host_tools.signing import KeySigner, sign_command
+from host_tools.pki_keys import KeySigner
+from host_tools.signing import sign_command
 from meterseal.crypto.x509 import ROLE_EXTENSION_OID
 
 DEVICE = "1MSL0012345678"
