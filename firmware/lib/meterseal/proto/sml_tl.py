@@ -282,3 +282,8 @@ class FrameReader:
                 self._drop(j + k + 8, None)
                 return frame
             self._drop(1, "escape")
+
+
+# Build the CRC table (512 bytes of small ints in a tuple) at import, while the heap is still in
+# one piece: made lazily after ECDSA has built its tables, its 2 KB list may find no room.
+crc16_x25(b"")
