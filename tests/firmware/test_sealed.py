@@ -9,6 +9,7 @@ from mptest import raises, unhex
 
 from meterseal.proto import sml
 from meterseal.security import sealed
+from meterseal.crypto import ecdsa  # noqa: F401  (sealed imports it lazily; compile it while the heap is whole)
 from meterseal.crypto.errors import InvalidSignature
 
 def _vectors(*names):
