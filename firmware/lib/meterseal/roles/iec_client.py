@@ -25,7 +25,7 @@ class Refused(Exception):
 
 class IecClient:
     def __init__(self, uart, address="", max_baud=19200, switch=True, initial_baud=300,
-                 timeout_ms=3000):
+                 timeout_ms=3000, reaction_ms=_TR_MS):
         self._uart = uart
         self._address = address
         self._max_baud = max_baud
@@ -34,7 +34,8 @@ class IecClient:
         self._timeout = timeout_ms  # first character of an answer (tr max 1500 ms + slack)
         self._buf = bytearray()
         self._t_rx = ticks_ms()
-        self._tr = _TR_MS
+        self._tr_normal = reaction_ms  # what we leave a meter before we send
+        self._tr = reaction_ms
         self._sent = b""
 
     # --- bytes in and out --------------------------------------------------------------------
@@ -82,7 +83,7 @@ class IecClient:
     async def _sign_on(self, mode):
         self._uart.set_baud(self._initial)
         self._buf[:] = b""
-        self._tr = _TR_MS
+        self._tr = self._tr_normal
         await self._send(iec.encode_request(self._address))
         line = await self._line("identification")
         try:
@@ -90,7 +91,7 @@ class IecClient:
         except iec.FrameError as e:
             raise iec.FrameError("identification: " + e.args[0])
         if man[2] != man[2].upper():
-            self._tr = _TR_SHORT_MS
+            self._tr = min(self._tr, _TR_SHORT_MS)
         kind, offered = iec.mode_of(z)
         info = {"manufacturer": man, "baud_char": z, "ident": ident, "enhanced": enh,
                 "mode": kind, "baud": self._initial}
@@ -115,7 +116,7 @@ class IecClient:
             # for USB adapters whose drain returns early (j62056 and lvzon use 250-300 ms
             # in all; the meter's 200 ms minimum reaction time bounds the slack).
             left = len(msg) * _BITS * 1000 // self._initial - ticks_diff(ticks_ms(), t0)
-            await asleep_ms(max(0, left) + (5 if self._tr == _TR_SHORT_MS else 40))
+            await asleep_ms(max(0, left) + (5 if self._tr <= _TR_SHORT_MS else 40))
         if baud != self._initial:
             self._uart.set_baud(baud)
         info["baud"] = baud
@@ -176,6 +177,16 @@ class IecClient:
         """ACK, NAK, or a whole SOH/STX block (our own echo skipped)."""
         buf = self._buf
         while True:
+            sent = self._sent
+            if len(sent) > 1 and buf and buf[0] == sent[0]:  # a probe echoes what we send
+                n = min(len(buf), len(sent))
+                if buf[:n] == sent[:n]:
+                    if n < len(sent):
+                        await self._more(what)
+                        continue
+                    buf[:n] = b""
+                    self._sent = b""
+                    continue
             while buf and buf[0] not in (0x01, 0x02, iec.ACK, iec.NAK):
                 buf[:1] = b""
             if buf and (buf[0] == iec.ACK or buf[0] == iec.NAK):
@@ -186,9 +197,7 @@ class IecClient:
             if blk is not None:
                 msg = bytes(buf[:blk[1]])
                 buf[:blk[1]] = b""
-                if msg != self._sent:
-                    return msg
-                continue
+                return msg
             if len(buf) > _MAX_LINE:
                 raise iec.FrameError("length")
             await self._more(what)

@@ -113,7 +113,7 @@ def settings(board):
 class IecServer:
     def __init__(self, uart, readout, ident, now, password=None, address=None, max_baud=9600,
                  initial_baud=300, manufacturer="MSL", model="MeterSeal1", on_refused=None,
-                 tt_ms=_TT_MS):
+                 tt_ms=_TT_MS, reaction_ms=_TR_MS):
         self._uart = uart
         self._readout = readout  # () -> [(obis6, value, scaler, unit)]
         self._ident = ident
@@ -125,6 +125,7 @@ class IecServer:
         self._password = password.encode() if password else None
         self._on_refused = on_refused  # (address, reason): the metrological logbook (D3)
         self._tt = tt_ms
+        self._tr = reaction_ms
         self._buf = bytearray()
         self._t_rx = ticks_ms()
         self.sessions = 0  # finished sign-ons, for tests and `readout`
@@ -186,7 +187,7 @@ class IecServer:
 
     async def _answer(self, data):
         # Wait out the minimum reaction time counted from the last received character.
-        wait = _TR_MS - ticks_diff(ticks_ms(), self._t_rx)
+        wait = self._tr - ticks_diff(ticks_ms(), self._t_rx)
         if wait > 0:
             await asleep_ms(wait)
         await self._uart.write(data)
