@@ -88,19 +88,25 @@ import micropython
 _a = micropython.mem_total()
 _op()
 _alloc = micropython.mem_total() - _a
-# Peak heap of one operation: the least free heap (left between 1 KB, 256 and 64-byte pieces
-# of ballast, fragmented as on a board that has run a while) with which three runs in a row
-# complete. Fragmentation makes this a little noisy: read it to +-1 KB.
+# Peak extra heap of one operation: the least contiguous free heap with which three runs in
+# a row complete. A reserve of that size is allocated, every other free byte is filled with
+# ballast, and the reserve is dropped just before the operation (the collector reclaims it
+# on the first allocation that needs it).
 def _fits(room):
     for _ in range(3):
         gc.collect()
+        try:
+            reserve = bytearray(room)
+        except MemoryError:
+            return True  # the heap has no such block any more: search lower
         ballast = None  # a chain of (previous, piece): no list that needs to grow in one block
-        for piece in (1024, 256, 64):
+        for piece in (4096, 1024, 256, 64, 16):
             try:
-                while gc.mem_free() > room + 2 * piece:
+                while True:
                     ballast = (ballast, bytearray(piece))
             except MemoryError:
-                pass  # no block of this size left: go on with smaller pieces
+                pass
+        reserve = None
         try:
             _op()
         except MemoryError:
@@ -108,8 +114,22 @@ def _fits(room):
         finally:
             ballast = None
     return True
+# The largest block the heap can give: the most the search may reserve.
 _lo, _hi = 0, 65536
 while _hi - _lo > 256:
+    _mid = (_lo + _hi) // 2
+    gc.collect()
+    try:
+        _b = bytearray(_mid)
+        _lo = _mid
+    except MemoryError:
+        _hi = _mid
+    _b = None
+_cap = _lo
+_lo, _hi = 0, _cap
+if not _fits(_cap):
+    _hi = 10 ** 6  # needs more than the largest free block: reported as such
+while _hi - _lo > 256 and _hi <= _cap:
     _mid = (_lo + _hi) // 2
     if _fits(_mid):
         _hi = _mid
@@ -316,7 +336,7 @@ def _ecdsa_rows(cname, cry_curve, factor):
     rows.append(Row(curve.name + " verify", mp, cpy, ref, cnt, 3.0))
 
     # verify, five keys in turn: none is in the 4-entry cache or the list of 4 keys seen,
-    # so every verification is a first sight (width-5 NAF, no table)
+    # so every verification is a first sight (width-4 NAF, no table)
     mp = mp_measure(imports, keyed,
                     "ec_comb.g_table(c)\nfor k in range(5): ecdsa.verify_raw(c, P[k], D[0], S[k][0])",
                     "k = i % 5\necdsa.verify_raw(c, P[k], D[i & 7], S[k][i & 7])")
@@ -396,8 +416,8 @@ def main():
     print("verify: a key seen before (its comb table cached); new key: five keys in turn, each")
     print("  verification a first sight.")
     print("tables: heap held by the precomputed tables the operation uses (G comb, plus the key")
-    print("  cache where the row verifies); peak: least free heap, in small pieces, with which")
-    print("  one operation completes; alloc: bytes allocated by one operation.")
+    print("  cache where the row verifies); peak: least contiguous free heap with which the")
+    print("  operation completes (all else filled); alloc: bytes allocated by one operation.")
     print("modmul: 256-bit modular multiplications incl. squarings (mod p and mod n); inv: modular")
     print("  inversions. Counted on an instrumented CPython copy of the same code.")
     print("ESP32~/RP2040~: estimates, MP ms x %.0f (ESP32, pidigits calibration) and x %.2f more"

@@ -153,9 +153,9 @@ def test_edge_keys_and_scalars():
             ecdsa.verify_raw(c, ecdsa.public_point(c, 12345), dg, sig)
 
 
-def test_naf5_digits():
-    # The width-5 NAF (HMV alg. 3.35) must add back up to k, with odd digits below 16 in
-    # absolute value and at least 4 zeros after every nonzero digit.
+def test_naf4_digits():
+    # The width-4 NAF (HMV alg. 3.35) must add back up to k, with odd digits below 8 in
+    # absolute value and at least 3 zeros after every nonzero digit.
     from meterseal.crypto import ec_comb
 
     for c in _ALL:
@@ -163,14 +163,14 @@ def test_naf5_digits():
         ks = [1, 15, 16, 17, 31, c.n - 1, (1 << c.nbits) - 1, (1 << (c.nbits - 1)) + 1]
         ks += [int.from_bytes(rnd(c.size), "big") % c.n for _ in range(8)]
         for k in ks:
-            digits = ec_comb._naf5(k, c.nbits)
+            digits = ec_comb._naf4(k, c.nbits)
             total = 0
-            last = -5
+            last = -4
             for j in range(len(digits)):
                 code = digits[j]
                 if code:
                     e = code >> 1
-                    assert 1 <= e <= 8 and j - last >= 5
+                    assert 1 <= e <= 4 and j - last >= 4
                     last = j
                     v = 2 * e - 1
                     total += (-v if code & 1 else v) << j
