@@ -16,7 +16,6 @@
 import binascii
 
 from meterseal.compat import const
-from meterseal.proto import mbus_records
 from meterseal.proto.crc import crc16_en13757
 from meterseal.proto.mbus import FrameError  # noqa: F401  one error type for wired and wireless
 
@@ -36,13 +35,23 @@ _MAX_L = const(255)
 
 
 def manufacturer_code(letters):
-    """'APA' -> 0x0601 (EN 13757-3 6.3.1); mbus.FrameError("manufacturer") if not 3 letters."""
-    return mbus_records.manufacturer_code(letters)
+    """'APA' -> 0x0601: (c - 64) in 5 bits per letter (EN 13757-3 6.3.1, the FLAG code);
+    FrameError("manufacturer") unless three letters A-Z."""
+    v = 0
+    for ch in letters if len(letters) == 3 else "":
+        o = ord(ch) - 64
+        if o < 1 or o > 26:
+            break
+        v = v << 5 | o
+    else:
+        if len(letters) == 3:
+            return v
+    raise FrameError("manufacturer")
 
 
 def manufacturer_letters(code):
-    """0x0601 -> 'APA'."""
-    return mbus_records.manufacturer_text(code)
+    """0x0601 -> 'APA' (bit 15, unused by the letters, is ignored)."""
+    return chr(((code >> 10) & 0x1F) + 64) + chr(((code >> 5) & 0x1F) + 64) + chr((code & 0x1F) + 64)
 
 
 def id_bytes(ident):

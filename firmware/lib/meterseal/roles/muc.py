@@ -4,4 +4,11 @@
 
 
 def start(board, commands):
-    return []
+    import gc
+
+    tasks = []
+    gc.collect()  # compiling the services' modules needs contiguous heap in the simulator
+    from meterseal.roles import wmbus_receiver  # wireless M-Bus meters on the "aux" radio UART
+
+    tasks += wmbus_receiver.start(board, commands)
+    return tasks
