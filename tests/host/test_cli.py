@@ -10,6 +10,7 @@ COVERED = {
     "demo": "tests/system/test_sim_lifecycle.py",
     "ca": "tests/host/test_pki_cli.py",
     "dir": "tests/host/test_directory.py",
+    "wmbus": "tests/host/test_cmd_wmbus.py, tests/system/test_wmbus_air.py",
 }
 
 
