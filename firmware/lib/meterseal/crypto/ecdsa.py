@@ -6,16 +6,16 @@
 # Signature encodings are named: sig_raw is r||s (COSE, IEEE P1363), sig_der is the X.509
 # ECDSA-Sig-Value; der.py is the one DER reader/writer.
 from meterseal.crypto import der, ec, ec_comb
-from meterseal.crypto.kdf import hmac_sha256
 from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
+from meterseal.crypto.kdf import hmac_sha256
 
 P256 = ec.P256
 BRAINPOOLP256R1 = ec.BRAINPOOLP256R1
 P192 = ec.P192
 
 
-
 def curve_by_oid(dotted):
+    """The curve of a namedCurve OID in dotted form (RFC 5480 2.1.1.1, RFC 5639 4.1)."""
     for c in ec.CURVES:
         if c.oid == dotted:
             return c
@@ -48,10 +48,12 @@ def public_point(curve, d):
 
 
 def encode_point(curve, pt, compressed=False):
+    """SEC 1 2.3.3: 04||X||Y, or 02/03||X when compressed."""
     return ec.encode_point(curve, pt, compressed)
 
 
 def decode_point(curve, data):
+    """SEC 1 2.3.4 with the checks of 3.2.2.1; InvalidKey for anything but a curve point."""
     return ec.decode_point(curve, data)
 
 
@@ -129,8 +131,9 @@ def _verify(curve, q, digest, r, s):
     e = _bits2int(curve, digest)
     w = ec.inv_mod(s, n)
     X, _, Z = ec_comb.mul_add(curve, e * w % n, r * w % n, q[0], q[1])
-    # Accept if x(R) mod n == r, i.e. x(R) is r or r + n (< p): compare X with x*Z^2 (times
-    # z^2 for brainpool's isomorphism) instead of inverting Z.
+    # Accept if x(R) mod n == r, i.e. x(R) is r or r + n: n < p < 2n on all three curves, so
+    # r + n is a candidate when below p (Wycheproof tests it). Compare X with x*Z^2 (times z^2
+    # for brainpool's isomorphism) instead of inverting Z.
     if Z:
         p = curve.p
         zz = Z * Z % p * curve.z2 % p
@@ -171,6 +174,7 @@ def verify_der(curve, pub, digest, sig_der):
 
 
 def sig_raw_to_der(sig, size):
+    """r||s (2*size bytes) to a DER ECDSA-Sig-Value; DecodeError("length") otherwise."""
     if len(sig) != 2 * size:
         raise DecodeError("length")
     sig = bytes(sig)
@@ -178,6 +182,7 @@ def sig_raw_to_der(sig, size):
 
 
 def sig_der_to_raw(sig_der, size):
+    """Strict DER ECDSA-Sig-Value to r||s; DecodeError for bad DER or integers over size bytes."""
     r, s = _decode_der(sig_der, size)
     if r >> (8 * size) or s >> (8 * size):
         raise DecodeError("integer")
