@@ -3,11 +3,12 @@
 # A comb table for a point P with t teeth and spacing d = ceil(nbits / t) holds the 2^t - 1
 # affine points T[i] = sum of 2^(j*d) * P over the bits j set in i. Then k*P is d doublings
 # and at most d additions: column c of k (bits c, c+d, c+2d, ...) indexes T.
-#   signing   k*G: the fixed G table, 7 teeth (127 points, 8 KB for P-256; P-192, which
-#             only verifies, 6 teeth: 3 KB), built on first use: 36 doublings + 37 additions.
+#   signing   k*G: the fixed G table, 6 teeth (63 points, 4 KB for P-256), built on first
+#             use (~5 ms): 42 doublings + 43 additions. 7 teeth would sign 0.1 ms faster
+#             for twice the heap; with two curves in use that crowded a 128 KiB heap.
 #   verifying u1*G + u2*Q, a key seen before: one loop of 64 steps over a 4-tooth table of Q
-#             (15 points, 960 bytes) with the G table joined in its last 37 steps: 63
-#             doublings + ~97 additions instead of ~256 doublings. The tables of the last
+#             (15 points, 960 bytes) with the G table joined in its last 43 steps: 63
+#             doublings + ~100 additions instead of ~256 doublings. The tables of the last
 #             4 keys are kept (key_tables): a meter, the MSP and the CAs sign again and again.
 #   verifying, a key seen for the first time: building its table would cost 192 doublings,
 #             more than it saves once, so u2*Q goes by width-4 NAF (HMV alg. 3.36) over its
@@ -15,7 +16,7 @@
 #             The key is remembered (keys_seen) and gets its table when it comes back.
 # Tables are lists of bytearray rows of 8 entries x||y (size bytes each), read with
 # int.from_bytes as needed: ints would hold about twice the heap, and 512-byte rows fit a
-# fragmented heap where one 8 KB block would not.
+# fragmented heap where one 4 KB block might not.
 #
 # Side channels: the loop skips zero columns and the first doublings, and big-int timing
 # depends on the values, so the time of a signature leaks a little about k; table reads
