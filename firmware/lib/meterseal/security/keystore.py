@@ -19,6 +19,7 @@
 # Private scalars: read from the store, decrypted, used for one signature or one ECDH, dropped.
 # Python cannot wipe an int or bytes, so a freed copy stays in the heap until reused; nothing
 # here keeps a reference, returns one, or prints one.
+from meterseal.compat import const
 from meterseal.crypto import ec, ecdsa
 from meterseal.security import ks_seal
 from meterseal.security.ks_seal import KIND_KEY, KIND_SECRET, KeystoreError
@@ -26,6 +27,9 @@ from meterseal.security.ks_seal import KIND_KEY, KIND_SECRET, KeystoreError
 __all__ = ("KeystoreError", "Keystore", "Signer", "open")
 
 _NVS_NAMESPACE = "meterseal-ks"
+# A board holds a handful of entries (its key pairs, a few symmetric keys); the bound keeps the
+# name and public-key tables of an open keystore within a few KB of a 128 KiB heap.
+_MAX_ENTRIES = const(32)
 
 
 def open(board):  # noqa: A001  (keystore.open(board), like serial_for_url)
@@ -126,6 +130,8 @@ class Keystore:
             raise
 
     def _put(self, name, kind, cid, pub, value):
+        if name not in self._kinds and len(self._kinds) >= _MAX_ENTRIES:
+            raise KeystoreError("full")
         data = self._sealer.seal(name, kind, cid, pub, value)
         self._store.write(name, data)
         self._kinds[name] = kind

@@ -36,7 +36,8 @@ CURVES = (None, ecdsa.P256, ecdsa.BRAINPOOLP256R1)  # index = curve byte
 
 class KeystoreError(Exception):
     """A keystore operation refused; args[0] is a short reason: "tampered", "wrong-board",
-    "truncated", "exists", "absent", "not-provisioned", "unsupported-curve", "name", "size"."""
+    "truncated", "exists", "absent", "not-provisioned", "unsupported-curve", "name" (not a valid
+    entry name), "size" (secret too long), "full" (32 entries)."""
 
     @property
     def reason(self):
