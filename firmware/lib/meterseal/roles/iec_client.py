@@ -83,6 +83,9 @@ class IecClient:
     async def _sign_on(self, mode):
         self._uart.set_baud(self._initial)
         self._buf[:] = b""
+        drop = getattr(self._uart, "discard_input", None)
+        if drop is not None:  # answers to someone else's session are not ours
+            drop()
         self._tr = self._tr_normal
         await self._send(iec.encode_request(self._address))
         line = await self._line("identification")
