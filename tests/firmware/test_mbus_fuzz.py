@@ -85,7 +85,7 @@ def _decode(frame):
     kind, c, a, ci, ds, de = mbus.parse(frame)
     if kind == mbus.KIND_LONG and ci == mbus.CI_RSP_VARIABLE:
         mr.parse_header(frame, ds, de)
-        mr.parse_records(frame, ds + mr.HEADER_LEN, de)
+        mr.parse_records(frame, ds + mbus.HEADER_LEN, de)
     elif kind == mbus.KIND_LONG and ci == mbus.CI_DATA_SEND:
         mr.parse_records(frame, ds, de)
     return kind

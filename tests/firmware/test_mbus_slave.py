@@ -5,9 +5,11 @@ import asyncio
 from mptest import unhex
 
 from meterseal.proto import mbus
+from meterseal.proto import mbus_encode as me
 from meterseal.proto import mbus_records as mr
 from meterseal.roles.mbus_master import PROBE_COLLISION, PROBE_NONE, PROBE_SINGLE, MBusMaster, NoReply
-from meterseal.roles.mbus_slave import MBusSlave, readout_records, split_telegrams
+from meterseal.roles.mbus_readout import readout_records, split_telegrams
+from meterseal.roles.mbus_slave import MBusSlave
 
 _IMPORT = b"\x01\x00\x01\x08\x00\xff"
 _EXPORT = b"\x01\x00\x02\x08\x00\xff"
@@ -154,11 +156,11 @@ def test_secondary_search_finds_every_slave_and_reads_it():
         assert await m.select(unhex("11111111FFFFFFFF")) == PROBE_NONE
         assert await m.select(unhex("21436587FFFFFFFF")) == PROBE_SINGLE  # 87654321
         found, unresolved = await m.search_secondary()
-        r = await m.read_secondary(mr.pack_address(12349999, "MSL", 1, 2))
+        r = await m.read_secondary(me.pack_address(12349999, "MSL", 1, 2))
         with_wild = await m.read_secondary(mbus.secondary_from_text("8765FFFF"))
         return found, unresolved, r, with_wild
     found, unresolved, r, with_wild = _run(go, slaves)
-    assert sorted(found) == sorted(mr.pack_address(n, "MSL", 1, 2) for n in ids)
+    assert sorted(found) == sorted(me.pack_address(n, "MSL", 1, 2) for n in ids)
     assert unresolved == []
     assert r.header[0] == 12349999 and with_wild.header[0] == 87654321
     assert sum(s.selected for s in slaves) == 1
@@ -171,7 +173,7 @@ def test_set_primary_address_by_secondary_then_read_by_primary():
     m = MBusMaster(line.end(), slack_ms=0)
 
     async def go():
-        assert await m.select(mr.pack_address(55667788, "MSL", 1, 2)) == PROBE_SINGLE
+        assert await m.select(me.pack_address(55667788, "MSL", 1, 2)) == PROBE_SINGLE
         await m.set_primary_address(mbus.ADDR_SELECTED, 17)
         return await m.read(17)
     r = _run(go, [s])

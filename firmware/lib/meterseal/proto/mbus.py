@@ -50,6 +50,43 @@ CI_BAUD_FIRST = const(0xB8)  # B8..BF switch to 300, 600, ... 38400 Bd
 CI_BAUD_LAST = const(0xBF)
 BAUD_RATES = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400)
 
+# --- EN 13757-3 application layer: the CI 0x72 header and the data records ------------------
+HEADER_LEN = const(12)  # ID 4, manufacturer 2, version, medium, access no., status, config 2
+
+# data field codes (DIF bits 3..0) and their lengths; D is variable (LVAR), F special
+DF_NONE = const(0x0)
+DF_INT8 = const(0x1)
+DF_INT16 = const(0x2)
+DF_INT24 = const(0x3)
+DF_INT32 = const(0x4)
+DF_REAL32 = const(0x5)
+DF_INT48 = const(0x6)
+DF_INT64 = const(0x7)
+DF_SELECTION = const(0x8)
+DF_BCD2 = const(0x9)
+DF_BCD4 = const(0xA)
+DF_BCD6 = const(0xB)
+DF_BCD8 = const(0xC)
+DF_VARIABLE = const(0xD)
+DF_BCD12 = const(0xE)
+DATA_LEN = b"\x00\x01\x02\x03\x04\x04\x06\x08\x00\x01\x02\x03\x04\x00\x06\x00"
+
+# special DIFs (EN 13757-3, 6.3.2)
+DIF_MANUFACTURER = const(0x0F)  # manufacturer data to the end of the telegram
+DIF_MORE_FOLLOWS = const(0x1F)  # the same, and more records follow in the next telegram
+
+# functions (DIF bits 5..4); FN_MANUFACTURER marks the 0F/1F block
+FN_INSTANT = const(0)
+FN_MAXIMUM = const(1)
+FN_MINIMUM = const(2)
+FN_ERROR = const(3)
+FN_MANUFACTURER = const(4)
+
+VIF_DATE = const(0x6C)  # type G
+VIF_DATETIME = const(0x6D)  # type F (4 bytes) or type I (6 bytes)
+VIF_FABRICATION_NO = const(0x78)
+VIF_BUS_ADDRESS = const(0x7A)
+
 # Frame kinds returned by parse()
 KIND_ACK = const(1)
 KIND_SHORT = const(2)

@@ -16,6 +16,7 @@ import asyncio
 
 from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
 from meterseal.proto import mbus
+from meterseal.proto import mbus_encode as me
 from meterseal.proto import mbus_records as mr
 
 _CHAR_BITS = const(11)
@@ -143,7 +144,7 @@ class MBusMaster:
 
     async def set_primary_address(self, address, new):
         rec = bytearray()
-        mr.encode_record(rec, mr.DF_INT8, mr.VIF_BUS_ADDRESS, new)
+        me.encode_record(rec, mbus.DF_INT8, mbus.VIF_BUS_ADDRESS, new)
         await self.send_ud(address, mbus.CI_DATA_SEND, rec)
 
     async def read(self, address, reset=True):
@@ -162,7 +163,7 @@ class MBusMaster:
                 header = h
             elif h[:4] != header[:4]:
                 raise mbus.FrameError("another slave answered")
-            recs, more = mr.parse_records(raw, f[4] + mr.HEADER_LEN, f[5])
+            recs, more = mr.parse_records(raw, f[4] + mbus.HEADER_LEN, f[5])
             if more and recs and not recs[-1].value:
                 recs.pop()  # the bare DIF 1F marker: no manufacturer data in it
             records.extend(recs)

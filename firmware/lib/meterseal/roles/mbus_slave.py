@@ -8,12 +8,7 @@
 # (VIF 0x7A sets the primary address, kept in identity.json), 0x50 application reset, 0xB8-0xBF
 # baud rate (acknowledged at the old rate, then switched).
 #
-# The RSP_UD records, OBIS -> VIF (EN 13757-3 table 10; OMS vol. 2 electricity profile):
-#   1-0:1.8.0  A+ energy   DIF 06 (int48)  VIF 0nnn Wh 10^(nnn-3), nnn from the register's scaler
-#   1-0:2.8.0  A- energy   the same + VIFE 3C "accumulation of negative contributions" (backward)
-#   1-0:16.7.0 power       DIF 04 (int32)  VIF 2B (W)
-#   fabrication number     DIF 0C (BCD8)   VIF 78: the M-Bus ID
-#   time point             DIF 04          VIF 6D: type F date and time, UTC
+# The RSP_UD records are mbus_readout.py's mapping of the meter's registers.
 # A readout that does not fit one telegram (board.json "mbus_max_data", default the 252 data
 # bytes of a long frame) ends each part but the last with DIF 1F; the master fetches the next
 # part with REQ_UD2 and a toggled FCB. A request whose FCB did not toggle gets the last answer
@@ -22,75 +17,12 @@ import asyncio
 
 from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
 from meterseal.proto import mbus
-from meterseal.proto import mbus_records as mr
+from meterseal.proto import mbus_encode as me
+from meterseal.roles.mbus_readout import readout_records, split_telegrams
 
 _ACK = b"\xe5"
 _CHAR_BITS = const(11)  # start, 8 data, even parity, stop
 _READ = const(64)
-
-_OBIS_IMPORT = b"\x01\x00\x01\x08\x00\xff"  # 1-0:1.8.0*255
-_OBIS_EXPORT = b"\x01\x00\x02\x08\x00\xff"  # 1-0:2.8.0*255
-_OBIS_POWER = b"\x01\x00\x10\x07\x00\xff"  # 1-0:16.7.0*255
-_UNIT_WH = const(30)  # DLMS units (IEC 62056-62)
-_UNIT_W = const(27)
-_VIFE_BACKWARD = const(0x3C)
-
-
-def readout_records(readout, ident, now_s):
-    """The meter's registers as encoded M-Bus records: a list of bytes, one per record."""
-    out = []
-    for obis, value, scaler, unit in readout:
-        rec = bytearray()
-        if unit == _UNIT_WH and (obis == _OBIS_IMPORT or obis == _OBIS_EXPORT):
-            value, nnn = _rescale(value, scaler + 3)
-            mr.encode_record(rec, mr.DF_INT48, nnn, value,
-                             vife=b"" if obis == _OBIS_IMPORT else bytes((_VIFE_BACKWARD,)))
-        elif unit == _UNIT_W and obis == _OBIS_POWER:
-            value, nnn = _rescale(value, scaler + 3)
-            mr.encode_record(rec, mr.DF_INT32, 0x28 + nnn, value)
-        else:
-            continue  # no M-Bus mapping for this register
-        out.append(bytes(rec))
-    rec = bytearray()
-    mr.encode_record(rec, mr.DF_BCD8, mr.VIF_FABRICATION_NO, ident["id"])
-    out.append(bytes(rec))
-    if now_s is not None:
-        rec = bytearray()
-        mr.encode_record(rec, mr.DF_INT32, mr.VIF_DATETIME, mr.civil(now_s)[:5])
-        out.append(bytes(rec))
-    return out
-
-
-def _rescale(value, nnn):
-    # VIF exponents run 0..7; a register with another scaler is brought into that range.
-    while nnn < 0:
-        value //= 10
-        nnn += 1
-    while nnn > 7:
-        value *= 10
-        nnn -= 1
-    return value, nnn
-
-
-def split_telegrams(records, room):
-    """Group records into telegrams of at most `room` record bytes; when more than one is
-    needed, each keeps one byte free for DIF 1F."""
-    if sum(len(r) for r in records) <= room:
-        return [records]
-    parts = []
-    cur = []
-    size = 0
-    for r in records:
-        if len(r) > room - 1:
-            raise mbus.FrameError("record too long")
-        if size + len(r) > room - 1:
-            parts.append(cur)
-            cur = []
-            size = 0
-        cur.append(r)
-        size += len(r)
-    parts.append(cur)
-    return parts
 
 
 class MBusSlave:
@@ -100,8 +32,8 @@ class MBusSlave:
         self._readout = readout  # () -> [(obis6, value, scaler, unit)]
         self._now = now  # () -> POSIX seconds, or None: no time point record
         self._save = save_ident  # (ident) -> None: persist a changed primary address
-        self._room = max_data - mr.HEADER_LEN
-        self._addr = mr.pack_address(ident["id"], ident["manufacturer"], ident["version"],
+        self._room = max_data - mbus.HEADER_LEN
+        self._addr = me.pack_address(ident["id"], ident["manufacturer"], ident["version"],
                                      ident["medium"])
         self.selected = False
         self.access = ident["id"] & 0xFF
@@ -251,20 +183,24 @@ class MBusSlave:
             self._parts = split_telegrams(recs, self._room)
             self._part = 0
         self.access = (self.access + 1) & 0xFF
-        data = mr.pack_header(self.ident["id"], self.ident["manufacturer"], self.ident["version"],
+        data = me.pack_header(self.ident["id"], self.ident["manufacturer"], self.ident["version"],
                               self.ident["medium"], self.access, 0)
         for r in self._parts[self._part]:
             data.extend(r)
         if self._part + 1 < len(self._parts):
-            data.append(mr.DIF_MORE_FOLLOWS)
+            data.append(mbus.DIF_MORE_FOLLOWS)
         return mbus.build_long(mbus.C_RSP_UD, self.ident["primary_address"] & 0xFF,
                                mbus.CI_RSP_VARIABLE, data)
 
     def _snd_ud(self, ci, buf, ds, de):
         if ci == mbus.CI_DATA_SEND:
-            recs, _more = mr.parse_records(buf, ds, de)
+            # The record decoder is loaded on the first SND_UD only: a meter that is never
+            # configured over the bus keeps that RAM (boards that run from source compile it).
+            from meterseal.proto.mbus_records import parse_records
+
+            recs, _more = parse_records(buf, ds, de)
             for r in recs:
-                if r.vif == mr.VIF_BUS_ADDRESS and r.function == mr.FN_INSTANT:
+                if r.vif == mbus.VIF_BUS_ADDRESS and r.function == mbus.FN_INSTANT:
                     if not isinstance(r.value, int) or not 0 <= r.value <= mbus.ADDR_LAST_PRIMARY:
                         return None
                     self._set_primary(r.value)

@@ -56,10 +56,6 @@ def start(board, commands):
     commands["readout"] = lambda args: {"registers": [list(r) for r in m.readout()],
                                         "identity": m.ident}
     tasks = [m.measure()]
-    if "mbus" in board.uart_names():  # wired M-Bus slave (EN 13757-2/-3)
-        from meterseal.roles import mbus_slave
-
-        tasks.append(mbus_slave.service(board, m))
     if "aux" in board.uart_names():  # the optical port: IEC 62056-21 mode C
         from meterseal.roles import iec_server
 
@@ -67,4 +63,8 @@ def start(board, commands):
         tasks.append(iec_server.IecServer(
             board.uart("aux"), m.readout, m.ident, board.time, password=cfg.get("password"),
             address=cfg.get("address"), max_baud=cfg.get("max_baud", 9600)).run())
+    if "mbus" in board.uart_names():  # wired M-Bus slave (EN 13757-2/-3)
+        from meterseal.roles import mbus_slave
+
+        tasks.append(mbus_slave.service(board, m))
     return tasks
