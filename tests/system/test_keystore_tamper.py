@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec as cec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-from host_tools.paths import FIRMWARE_LIB
 from host_tools.sim import SimulatedBoard, micropython_command
 
 PROBE = Path(__file__).with_name("keystore_probe.py")
@@ -27,10 +26,12 @@ def probe(board, *args):
             path = board.state_dir / ("arg%d.hex" % i)
             path.write_text(a)
             args[i] = "@" + str(path)
-    env = dict(os.environ, MICROPYPATH=str(FIRMWARE_LIB) + os.pathsep + ".frozen")
-    proc = subprocess.run([micropython_command(), "-X", "heapsize=%d" % board.heap_bytes,
+    # The board's own environment and heap: the simulator may preload the modules a frozen
+    # build holds and give their bytecode extra heap ("sim_frozen_bytes"), as its boot does.
+    heap = board.heap_bytes + board.config.get("sim_frozen_bytes", 0)
+    proc = subprocess.run([micropython_command(), "-X", "heapsize=%d" % heap,
                            str(PROBE), str(board.state_dir)] + args,
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=board.environment(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -1,6 +1,8 @@
-# Issue 5 item 7: a keystore file altered, truncated, swapped, renamed or copied from another
-# board is refused with its reason; status() says damaged and every use of key material is
-# refused until erase(); nothing crashes, whatever the bytes.
+# Issue 5 item 7 (firmware level; tests/system/test_keystore_tamper.py does it on simulated
+# boards, and two test modules of one basename cannot share a pytest session): a keystore file
+# altered, truncated, swapped, renamed or copied from another board is refused with its
+# reason; status() says damaged and every use of key material is refused until erase();
+# nothing crashes, whatever the bytes.
 import hashlib
 
 import kshelp
