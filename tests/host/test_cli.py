@@ -11,6 +11,7 @@ COVERED = {
     "ca": "tests/host/test_pki_cli.py",
     "dir": "tests/host/test_directory.py",
     "wmbus": "tests/host/test_cmd_wmbus.py, tests/system/test_wmbus_air.py",
+    "iec": "tests/system/test_iec_meter.py",
     "mbus": "tests/system/test_mbus_bus.py",
 }
 
