@@ -3,32 +3,13 @@ import os
 import sys
 
 from .errors import ToolError
+from .options import ENV_PKI, open_pki, pki_dir, pki_options
 from .pki_keys import read_passphrase
 from .pki_profile import KINDS, OPERATOR_ROLES, REASONS
 from .report import table
 
-ENV_PKI = "METERSEAL_PKI"
 ENV_KEY_PASSPHRASE = "METERSEAL_KEY_PASSPHRASE"
 _ISSUER_HELP = "calibration, institute, ca, sm or manufacturer:NAME"
-
-
-def _dir_option(p):
-    p.add_argument("--dir", metavar="PKI", help="the PKI folder [env %s]" % ENV_PKI)
-    p.add_argument("--passphrase-file", metavar="FILE", help="read the CA passphrase from the "
-                   "first line of FILE [else env METERSEAL_CA_PASSPHRASE, else a prompt]")
-
-
-def _pki_dir(args):
-    d = args.dir or os.environ.get(ENV_PKI)
-    if not d:
-        raise ToolError("no PKI folder: give --dir PKI or set %s" % ENV_PKI)
-    return d
-
-
-def _open(args):
-    from . import pki
-
-    return pki.open_pki(_pki_dir(args), lambda: read_passphrase(args.passphrase_file))
 
 
 def _read_public_key(path):
@@ -86,7 +67,7 @@ def build_init(p):
 def do_init(args):
     from . import pki
 
-    d = _pki_dir(args)
+    d = pki_dir(args)
     pw = read_passphrase(args.passphrase_file, confirm=True)
     kw = {k: v for k, v in (("msp", args.msp), ("institute", args.institute),
                             ("trust_center", args.trust_center)) if v}
@@ -109,7 +90,7 @@ def build_add_manufacturer(p):
 def do_add_manufacturer(args):
     from . import pki
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         _summary(p, pki.add_manufacturer(p, args.name))
     return 0
 
@@ -121,7 +102,7 @@ def build_list(p):
 
 
 def do_list(args):
-    with _open(args) as p:
+    with open_pki(args) as p:
         issuer = p.authority_id(args.issuer) if args.issuer else None
         rows = p.index.rows(kind=args.kind, status=args.status, issuer=issuer)
         print(table([(r["serial"], r["kind"], r["identity"], r["issuer"], r["not_after"][:10],
@@ -152,7 +133,7 @@ def build_show(p):
 def do_show(args):
     from .pki import to_pem
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         cert, row = _lookup(p, args.what)
         extra = [("kind", row["kind"]), ("identity", row["identity"]),
                  ("issued by", row["issuer"]), ("status", row["status"])]
@@ -182,7 +163,7 @@ def do_export(args):
         raise ToolError("--der writes one certificate; --chain needs PEM")
     if args.der and not args.output:
         raise ToolError("--der needs -o FILE")
-    with _open(args) as p:
+    with open_pki(args) as p:
         cert, _ = _lookup(p, args.what)
         certs = pki.chain(p, cert) if args.chain else [cert]
         data = pki.to_der(cert) if args.der else b"".join(pki.to_pem(c) for c in certs)
@@ -203,7 +184,7 @@ def build_revoke(p):
 def do_revoke(args):
     from . import pki
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         row = pki.find(p, args.what)
         if row["status"] == "revoked":
             raise ToolError("certificate %s is already revoked (%s)" % (row["serial"],
@@ -241,7 +222,7 @@ def do_crl(args):
 
     if args.days < 1:
         raise ToolError("--days must be at least 1")
-    with _open(args) as p:
+    with open_pki(args) as p:
         crl, path = pki.make_crl(p, args.issuer, days=args.days)
     number = crl.extensions.get_extension_for_class(CRLNumber).value.crl_number
     print("CRL number %d of %s: %d revoked; wrote %s (and .pem)"
@@ -268,7 +249,7 @@ def build_issue_em(p):
 def do_issue_em(args):
     from . import pki
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         cert = pki.issue_em(p, _read_public_key(args.public_key), args.identity,
                             manufacturer=args.manufacturer)
         _summary(p, cert)
@@ -288,7 +269,7 @@ def build_issue_device(p):
 def do_issue_device(args):
     from . import pki
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         cert = pki.issue_device(p, args.manufacturer, args.kind,
                                 _read_public_key(args.public_key), args.identity)
         _summary(p, cert)
@@ -314,7 +295,7 @@ def build_issue_operator(p):
 def do_issue_operator(args):
     from . import pki
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         pub = _read_public_key(args.public_key) if args.public_key else None
         cert = pki.issue_operator(p, args.name, args.role, pub,
                                   key_passphrase=None if pub else _key_passphrase(args))
@@ -334,7 +315,7 @@ def build_issue_dcs(p):
 def do_issue_dcs(args):
     from . import pki
 
-    with _open(args) as p:
+    with open_pki(args) as p:
         pub = _read_public_key(args.public_key) if args.public_key else None
         cert = pki.issue_dcs(p, args.name, pub, organization=args.org,
                              key_passphrase=None if pub else _key_passphrase(args))
@@ -367,7 +348,7 @@ def build_ca(p):
     sub.required = True
     for name, (build, _do, helptext) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=helptext, description=helptext)
-        _dir_option(sp)
+        pki_options(sp)
         build(sp)
 
 

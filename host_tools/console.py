@@ -37,19 +37,24 @@ class BoardConsole:
     def __exit__(self, *exc):
         self.close()
 
-    def request(self, command, args=None):
-        """Send one command and return the board's answer (a dict); raise BoardError or NoAnswer."""
+    def request(self, command, args=None, timeout=None):
+        """Send one command and return the board's answer (a dict); raise BoardError or NoAnswer.
+
+        A retry resends the same frame with the same request id: the board answers a repeated
+        request from its cache instead of running it twice (an erase, a signed command).
+        timeout: seconds for this command if it needs longer than the default."""
         # The board accepts only RFC 8949 deterministic CBOR (keys sorted bytewise); cbor2's
         # canonical mode sorts the older RFC 7049 way, so encode with the firmware's codec and
         # let cbor2 decode the answers (an independent check of the board's encoder).
         payload = cbor.dumps([command, args or {}])
+        req_id = next(self._ids) & 0xFFFF
+        frame_bytes = cp.encode_frame(cp.T_REQUEST, req_id, payload)
+        self._ser.reset_input_buffer()
+        self._reader.reset()
         for _attempt in range(self.retries + 1):
-            req_id = next(self._ids) & 0xFFFF
-            self._ser.reset_input_buffer()
-            self._reader.reset()
-            self._ser.write(cp.encode_frame(cp.T_REQUEST, req_id, payload))
+            self._ser.write(frame_bytes)
             self._ser.flush()
-            frame = self._wait(req_id)
+            frame = self._wait(req_id, timeout or self.timeout)
             if frame is None:
                 continue
             ftype, body = frame
@@ -60,10 +65,10 @@ class BoardConsole:
             return value
         raise NoAnswer("no answer from %s within %.1f s (%d tries): is it the board's console "
                        "port, at %d baud, with the MeterSeal firmware running?"
-                       % (self.port, self.timeout, self.retries + 1, self.baud))
+                       % (self.port, timeout or self.timeout, self.retries + 1, self.baud))
 
-    def _wait(self, req_id):
-        deadline = time.monotonic() + self.timeout
+    def _wait(self, req_id, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
         while time.monotonic() < deadline:
             try:
                 data = self._ser.read(512)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import frozen
 from .errors import ToolError
 from .paths import BOARDS, FIRMWARE, FIRMWARE_LIB, ROOT
 
@@ -100,9 +101,21 @@ class SimulatedBoard:
             raise ToolError("unknown interpreter %r (micropython or cpython)" % interpreter)
         self.config = prepare_state(state_dir, board, role, ports, links)
         self.state_dir = Path(self.config["state_dir"])
+        if interpreter == "micropython":
+            self._freeze()
         self.interpreter = interpreter
         self.proc = None
         self.log_path = self.state_dir / "board.log"
+
+    def _freeze(self):
+        """Record in the board's configuration which modules a frozen build holds and how much
+        heap their bytecode takes under the unix port (hal/sim.py imports them all at boot)."""
+        self.config["sim_frozen_modules"] = frozen.modules()
+        self.config["sim_frozen_bytes"] = frozen.footprint(micropython_command())
+        path = self.state_dir / "board.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.config, indent=1))
+        tmp.replace(path)
 
     @property
     def heap_bytes(self):
@@ -114,14 +127,17 @@ class SimulatedBoard:
     def command(self):
         main = str(FIRMWARE / "main.py")
         if self.interpreter == "micropython":
-            return [micropython_command(), "-X", "heapsize=%d" % self.heap_bytes, main]
+            # The board's heap plus what a frozen build keeps in flash (see frozen.py).
+            heap = self.heap_bytes + self.config.get("sim_frozen_bytes", 0)
+            return [micropython_command(), "-X", "heapsize=%d" % heap, main]
         return [sys.executable, main]
 
     def environment(self):
         env = dict(os.environ)
         env["METERSEAL_BOARD_JSON"] = str(self.state_dir / "board.json")
         # .frozen keeps the interpreter's own frozen modules (asyncio) importable.
-        env["MICROPYPATH"] = str(FIRMWARE_LIB) + os.pathsep + ".frozen"
+        lib = frozen.build() if self.interpreter == "micropython" else FIRMWARE_LIB
+        env["MICROPYPATH"] = str(lib) + os.pathsep + ".frozen"
         env["PYTHONPATH"] = str(FIRMWARE_LIB) + os.pathsep + env.get("PYTHONPATH", "")
         return env
 

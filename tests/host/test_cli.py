@@ -13,6 +13,7 @@ COVERED = {
     "wmbus": "tests/host/test_cmd_wmbus.py, tests/system/test_wmbus_air.py",
     "iec": "tests/system/test_iec_meter.py",
     "mbus": "tests/system/test_mbus_bus.py",
+    "provision": "tests/system/test_provisioning.py",
 }
 
 

@@ -15,6 +15,7 @@ def info(board):
     except AttributeError:  # CPython
         free = alloc = None
     used, total = board.storage.usage()
+    frozen = getattr(board, "frozen_bytes", 0)  # simulator: bytecode a board keeps in flash
     return {
         "board": board.name,
         "description": board.config.get("description", ""),
@@ -22,8 +23,9 @@ def info(board):
         "firmware": VERSION,
         "protocol": cp.VERSION,
         "interpreter": board.interpreter(),
-        "heap_total": None if free is None else free + alloc,
+        "heap_total": None if free is None else free + alloc - frozen,
         "heap_free": free,
+        "frozen_code": frozen,
         "storage_used": used,
         "storage_total": total,
         "uptime_s": board.uptime_ms() // 1000,
@@ -32,8 +34,12 @@ def info(board):
 
 
 def command_table(board):
-    # Later capabilities (provisioning, readings, signed commands) add their commands here.
-    return {"info": lambda args: info(board)}
+    # The role adds its own commands in roles.<role>.start().
+    from meterseal.roles import provisioning
+
+    commands = {"info": lambda args: info(board)}
+    provisioning.add_commands(board, commands)
+    return commands
 
 
 async def run(board):

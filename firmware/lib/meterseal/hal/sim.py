@@ -169,6 +169,16 @@ class Board:
             self._uarts[name] = SimUart(name, cfg, host)
         self.storage = self._mount()
         self.storage.recover()
+        self._preload(config.get("sim_frozen_modules", ()))
+        self.frozen_bytes = config.get("sim_frozen_bytes", 0)
+
+    def _preload(self, modules):
+        # On a board the firmware is frozen: every module is there and its bytecode sits in flash.
+        # The simulator imports them all now, into the extra heap it was given for that
+        # (sim_frozen_bytes, measured by host_tools/frozen.py), so what remains free is what the
+        # real board has for data.
+        for m in modules:
+            __import__(m)
 
     def _mount(self):
         if not IS_MICROPYTHON:

@@ -21,6 +21,10 @@ class ConsoleService:
         self._uart = uart
         self._commands = commands  # name -> handler(args) returning a dict (may be async)
         self._reader = cp.FrameReader()
+        # The last request (id, payload digest) and its answer frame: a host that timed out
+        # resends the same frame, and must get the same answer without the command running twice.
+        self._last_key = None
+        self._last_answer = None
 
     async def run(self):
         uart = self._uart
@@ -46,13 +50,24 @@ class ConsoleService:
                 await self._handle(frame)
 
     async def _send_error(self, req_id, code, reason):
-        payload = cbor.dumps([code, reason])
-        await self._uart.write(cp.encode_frame(cp.T_ERROR, req_id, payload))
+        await self._answer(cp.encode_frame(cp.T_ERROR, req_id, cbor.dumps([code, reason])))
+
+    async def _answer(self, frame):
+        self._last_answer = frame
+        await self._uart.write(frame)
 
     async def _handle(self, frame):
         ftype, req_id, payload = frame
         if ftype != cp.T_REQUEST:
             return  # replies from a confused peer: nothing to answer
+        import hashlib
+
+        key = (req_id, hashlib.sha256(payload).digest())
+        if key == self._last_key and self._last_answer is not None:
+            await self._uart.write(self._last_answer)  # a retry: same answer, no second run
+            return
+        self._last_key = key
+        self._last_answer = None
         try:
             req = cbor.loads(payload)
             if not (isinstance(req, list) and len(req) == 2 and isinstance(req[0], str)
@@ -77,4 +92,4 @@ class ConsoleService:
         except Exception as e:  # a bug must not take the console down with it
             await self._send_error(req_id, cp.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
             return
-        await self._uart.write(cp.encode_frame(cp.T_RESPONSE, req_id, out))
+        await self._answer(cp.encode_frame(cp.T_RESPONSE, req_id, out))

@@ -1,0 +1,255 @@
+# Console commands of the device life cycle (K1-K6, S5, U3): manufacture, keygen, calibrate
+# (the seal), install and erase. Before the seal the manufacturer's bench may run the plain
+# steps; after it, nothing changes except through a signed command ("signed" below).
+#
+# The key-binding formats (proof of possession, wrapped keys) are in security/keytransport.py.
+from meterseal.crypto import keywrap, x509
+from meterseal.proto import console as cp
+from meterseal.roles import identity
+from meterseal.roles.console import CommandError
+from meterseal.security import keystore, lifecycle, roles, signed_command
+from meterseal.security.keytransport import KX_LABEL, POP_LABEL, pop_digest, wrap_kek
+from meterseal.security.trust import TrustStore
+
+EM_KEY = "em"  # the metrological signing key: signs readings and the logbook (CERT_EM)
+KX_KEY = "kx"  # ECDH key for receiving wrapped symmetric keys
+
+
+def _refuse(reason):
+    raise CommandError(cp.E_REJECTED, reason)
+
+
+def _bytes(args, name, size=None):
+    v = args.get(name)
+    if not isinstance(v, (bytes, bytearray)) or (size is not None and len(v) != size):
+        raise CommandError(cp.E_BAD_REQUEST, "argument %r must be %s bytes" % (name, size or "some"))
+    return bytes(v)
+
+
+class Provisioning:
+    def __init__(self, board):
+        self.board = board
+        self.storage = board.storage
+        self.life = lifecycle.Lifecycle(board.storage)
+        self.trust = TrustStore(board.storage)
+        self.guard = signed_command.ReplayGuard(board.storage)
+        self.ks = keystore.open(board)
+        # Signed commands: name -> (trust slots of its class, handler(args, command)).
+        # Which roles may run which command is the access-control table's job (access.py).
+        self.signed = {
+            "install": (("manufacturer",), self.install),
+            "erase": (("manufacturer",), self.erase_signed),
+        }
+
+    def ident(self):
+        return identity.load(self.board)
+
+    def device_id(self):
+        return identity.device_id(self.ident())
+
+    # --- plain commands ---------------------------------------------------------------------
+
+    def status(self, args):
+        ks_status = self.ks.status()
+        keys = {}
+        for name in (EM_KEY, KX_KEY):
+            if ks_status == "ok" and self.ks.has(name):
+                keys[name] = self.ks.public_key(name)
+        return {"state": self.life.state, "sealed": self.life.sealed,
+                "device_id": self.device_id(), "identity": self.ident(),
+                "keystore": ks_status, "public_keys": keys, "trust": self.trust.present()}
+
+    def _unsealed(self, step):
+        if self.life.sealed:
+            _refuse("the board is %s (sealed): %s is a factory step; after the seal only signed "
+                    "commands change anything" % (self.life.state, step))
+
+    def manufacture(self, args):
+        self._unsealed("manufacture")
+        ident = args.get("identity")
+        mfc = _bytes(args, "manufacturer_cert")
+        ca = _bytes(args, "ca_root")
+        if not isinstance(ident, dict):
+            raise CommandError(cp.E_BAD_REQUEST, "identity must be a map")
+        new = {"manufacturer": ident.get("manufacturer"), "id": ident.get("id"),
+               "version": ident.get("version", 1), "medium": ident.get("medium", 2),
+               "primary_address": ident.get("primary_address", 0)}
+        m = new["manufacturer"]
+        if not (isinstance(m, str) and len(m) == 3 and m.isupper() and m.isalpha()) or not (
+                isinstance(new["id"], int) and 0 <= new["id"] <= 99999999):
+            raise CommandError(cp.E_BAD_REQUEST, "identity needs manufacturer (3 letters A-Z) and "
+                               "id (0..99999999)")
+        try:  # the manufacturer's certificate must come from the CA root given with it
+            x509.verify_chain([mfc], [ca])
+        except x509.ChainError as e:
+            _refuse("manufacturer certificate does not chain to the CA root: %s" % e)
+        if self.life.state == lifecycle.MANUFACTURED and self.storage.read("identity.json") and \
+                self.ident() == new and self.trust.get("manufacturer") == mfc:
+            return self.status({})  # repeated with the same values: nothing to do
+        self._require(lifecycle.FACTORY)
+        identity.save(self.board, new)
+        self.trust.put("ca", ca)
+        self.trust.put("manufacturer", mfc)
+        self.life.advance(lifecycle.MANUFACTURED, self.board.time())
+        return self.status({})
+
+    def keygen(self, args):
+        self._unsealed("keygen")
+        challenge = _bytes(args, "challenge", 32)
+        self._require(lifecycle.MANUFACTURED)
+        for name in (EM_KEY, KX_KEY):
+            if not self.ks.has(name):  # idempotent: a repeated step returns the same keys
+                self.ks.generate(name)
+        out = self.attest(args)
+        out["pop_em"] = self.ks.signer(EM_KEY).sign_digest(pop_digest(POP_LABEL, challenge,
+                                                                      out["em"]))
+        return out
+
+    def attest(self, args):
+        """The board's public keys, with kx bound to em by a signature over a fresh challenge:
+        a host that trusts CERT_EM can then wrap symmetric keys for this board (install)."""
+        challenge = _bytes(args, "challenge", 32)
+        if self.ks.status() != "ok" or not self.ks.has(EM_KEY) or not self.ks.has(KX_KEY):
+            _refuse("no key pair on this board (keystore: %s)" % self.ks.status())
+        em = self.ks.public_key(EM_KEY)
+        kx = self.ks.public_key(KX_KEY)
+        return {"em": em, "kx": kx, "device_id": self.device_id(), "state": self.life.state,
+                "kx_binding": self.ks.signer(EM_KEY).sign_digest(
+                    pop_digest(KX_LABEL, challenge, kx))}
+
+    def calibrate(self, args):
+        self._unsealed("calibrate")
+        cert = _bytes(args, "cert_em")
+        root = _bytes(args, "institute_root")
+        cal = _bytes(args, "calibration_ca")
+        self._require(lifecycle.MANUFACTURED)
+        if not self.ks.has(EM_KEY):
+            _refuse("no key pair yet: run keygen first")
+        try:
+            leaf = x509.verify_chain([cert, cal], [root], required_usage=x509.KU_DIGITAL_SIGNATURE)
+        except x509.ChainError as e:
+            _refuse("CERT_EM does not chain to the institute root: %s" % e)
+        if leaf.public_key() != self.ks.public_key(EM_KEY):
+            _refuse("CERT_EM certifies another key than this board's")
+        self.trust.put("institute", root)
+        self.trust.put("calibration", cal)
+        self.trust.put("em", cert)
+        self.life.advance(lifecycle.CALIBRATED, self.board.time())  # the seal
+        return self.status({})
+
+    def erase_unsealed(self, args):
+        if self.life.sealed:
+            _refuse("the board is sealed: erase needs a command signed by the manufacturer")
+        return self._erase()
+
+    # --- signed commands ----------------------------------------------------------------------
+
+    def run_signed(self, args):
+        msg = _bytes(args, "command")
+        try:
+            name = signed_command.peek(msg)
+        except Exception:
+            name = None
+        entry = self.signed.get(name)
+        if entry is None:
+            _refuse("signed command %r is not known to this device" % (name,))
+        slots, handler = entry
+        anchors = self.trust.anchors(*slots)
+        if not anchors:
+            _refuse("no trust anchor installed for %r" % name)
+        try:
+            cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard)
+        except signed_command.Rejected as e:
+            _refuse("%s: %s" % (e.reason, e.detail))
+        return handler(cmd.args, cmd)
+
+    def install(self, args, cmd):
+        if roles.MANUFACTURER not in cmd.roles:
+            _refuse("role: install needs the manufacturer role")
+        self._require(lifecycle.CALIBRATED, lifecycle.INSTALLED)
+        msp = args.get("msp_cert")
+        if not isinstance(msp, (bytes, bytearray)):
+            raise CommandError(cp.E_BAD_REQUEST, "install needs msp_cert")
+        try:
+            x509.verify_chain([msp], self.trust.anchors("ca"),
+                              required_usage=x509.KU_DIGITAL_SIGNATURE)
+        except x509.ChainError as e:
+            _refuse("the MSP certificate does not chain to the CA root: %s" % e)
+        for k in args.get("keys", []):
+            self._receive_key(k)
+        addr = args.get("primary_address")
+        if isinstance(addr, int) and 0 <= addr <= 250:
+            ident = self.ident()
+            ident["primary_address"] = addr
+            identity.save(self.board, ident)
+        self.trust.put("msp", bytes(msp))
+        if self.life.state == lifecycle.CALIBRATED:
+            self.life.advance(lifecycle.INSTALLED, self.board.time())
+        return self.status({})
+
+    def _receive_key(self, k):
+        try:
+            name, eph, wrapped = k["name"], bytes(k["eph"]), bytes(k["wrapped"])
+        except (KeyError, TypeError):
+            raise CommandError(cp.E_BAD_REQUEST, "a key is {name, eph, wrapped}")
+        from meterseal.crypto.errors import InvalidKey, InvalidTag
+
+        try:
+            kek = wrap_kek(self.ks.ecdh(KX_KEY, eph), self.device_id())
+            self.ks.put_secret(name, keywrap.unwrap(kek, wrapped))
+        except (InvalidKey, InvalidTag, ValueError) as e:
+            _refuse("key %r: cannot unwrap (%s)" % (name, e))
+
+    def erase_signed(self, args, cmd):
+        if roles.MANUFACTURER not in cmd.roles:
+            _refuse("role: erase needs the manufacturer role")
+        return self._erase()
+
+    def _erase(self):
+        # U3, in an order that a power loss cannot exploit: the keys go first, then the seal (a
+        # board without keys has nothing left to protect, and plain erase can finish the job),
+        # then every other file; last the keystore scrubs the flash's free space again, so the
+        # blocks those files held (certificates name the public keys) are overwritten too.
+        self.ks.erase()
+        self.life.reset()
+        self.guard.clear()
+        _wipe(self.storage, "")
+        self.ks.erase()
+        return {"state": lifecycle.FACTORY}
+
+    def _require(self, *states):
+        try:
+            self.life.require(*states)
+        except lifecycle.StateError as e:
+            _refuse(str(e))
+
+
+def _wipe(storage, sub):
+    import os
+
+    for name in storage.listdir(sub):
+        rel = sub + "/" + name if sub else name
+        if storage.listdir(rel):
+            _wipe(storage, rel)
+            try:
+                os.rmdir(storage.path(rel))
+            except OSError:
+                pass
+        else:
+            storage.remove(rel)
+            try:
+                os.rmdir(storage.path(rel))  # an empty folder
+            except OSError:
+                pass
+
+
+def add_commands(board, commands):
+    p = Provisioning(board)
+    commands["status"] = p.status
+    commands["manufacture"] = p.manufacture
+    commands["keygen"] = p.keygen
+    commands["attest"] = p.attest
+    commands["calibrate"] = p.calibrate
+    commands["erase"] = p.erase_unsealed
+    commands["signed"] = p.run_signed
+    return p
