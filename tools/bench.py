@@ -235,14 +235,14 @@ class _MarkReductions(ast.NodeTransformer):
 
 
 class OpCounter:
-    """Instrumented copies of ec, ec_comb and ecdsa sharing one counter."""
+    """Instrumented copies of ec, ec_tables, ec_comb and ecdsa sharing one counter."""
 
     def __init__(self):
         self.mul = 0
         self.inv = 0
         self.pow = 0
         mods = {}
-        for name in ("ec", "ec_comb", "ecdsa"):
+        for name in ("ec", "ec_tables", "ec_comb", "ecdsa"):
             path = LIB / "meterseal" / "crypto" / (name + ".py")
             tree = _MarkReductions().visit(ast.parse(path.read_text()))
             ast.fix_missing_locations(tree)
@@ -259,7 +259,7 @@ class OpCounter:
                     return orig(a, m)
 
                 mod.inv_mod = inv
-            for other in ("ec", "ec_comb"):
+            for other in ("ec", "ec_tables", "ec_comb"):
                 if other in mods and other != name:
                     setattr(mod, other, mods[other])
         self.ec, self.comb, self.ecdsa = mods["ec"], mods["ec_comb"], mods["ecdsa"]
@@ -294,7 +294,7 @@ def _ecdsa_rows(cname, cry_curve, factor):
     from cryptography.hazmat.primitives.asymmetric import ec as cec
     from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
 
-    from meterseal.crypto import ec_comb, ecdsa
+    from meterseal.crypto import ecdsa
 
     import hashlib
 
@@ -308,7 +308,7 @@ def _ecdsa_rows(cname, cry_curve, factor):
     ders = [[encode_dss_signature(int.from_bytes(s[:32], "big"), int.from_bytes(s[32:], "big"))
              for s in row] for row in sigs]
 
-    imports = "import binascii\nfrom meterseal.crypto import ecdsa, ec_comb"
+    imports = "import binascii\nfrom meterseal.crypto import ecdsa, ec_tables"
     common = "c = ecdsa.%s\nD = [binascii.unhexlify(x) for x in %r]\n" % (
         cname, [dg.hex() for dg in digests])
     keyed = common + "P = [binascii.unhexlify(x) for x in %r]\nS = [[binascii.unhexlify(x) for x in r] for r in %r]\n" % (
@@ -318,7 +318,7 @@ def _ecdsa_rows(cname, cry_curve, factor):
     ccurve = getattr(counter.ecdsa, cname)
 
     # sign
-    mp = mp_measure(imports, common + "d = %d" % d0, "ec_comb.g_table(c)",
+    mp = mp_measure(imports, common + "d = %d" % d0, "ec_tables.g_table(c)",
                     "ecdsa.sign_raw(c, d, D[i & 7])")
     cpy = cpy_time(lambda i: ecdsa.sign_raw(curve, d0, digests[i & 7]))
     ref = cpy_time(lambda i: privs[0].sign(digests[i & 7], algo), 200)
@@ -327,7 +327,7 @@ def _ecdsa_rows(cname, cry_curve, factor):
 
     # verify, key in the cache (the meter's, the MSP's, a CA's)
     mp = mp_measure(imports, keyed,
-                    "ec_comb.g_table(c)\nfor _ in range(2): ecdsa.verify_raw(c, P[0], D[0], S[0][0])",
+                    "ec_tables.g_table(c)\nfor _ in range(2): ecdsa.verify_raw(c, P[0], D[0], S[0][0])",
                     "ecdsa.verify_raw(c, P[0], D[i & 7], S[0][i & 7])")
     cpy = cpy_time(lambda i: ecdsa.verify_raw(curve, pubs[0], digests[i & 7], sigs[0][i & 7]))
     pk = privs[0].public_key()
@@ -338,7 +338,7 @@ def _ecdsa_rows(cname, cry_curve, factor):
     # verify, five keys in turn: none is in the 4-entry cache or the list of 4 keys seen,
     # so every verification is a first sight (width-4 NAF, no table)
     mp = mp_measure(imports, keyed,
-                    "ec_comb.g_table(c)\nfor k in range(5): ecdsa.verify_raw(c, P[k], D[0], S[k][0])",
+                    "ec_tables.g_table(c)\nfor k in range(5): ecdsa.verify_raw(c, P[k], D[0], S[k][0])",
                     "k = i % 5\necdsa.verify_raw(c, P[k], D[i & 7], S[k][i & 7])")
     cpy = cpy_time(lambda i: ecdsa.verify_raw(curve, pubs[i % 5], digests[i & 7], sigs[i % 5][i & 7]))
     ref = cpy_time(lambda i: cec.EllipticCurvePublicKey.from_encoded_point(cry_curve, pubs[i % 5]).verify(

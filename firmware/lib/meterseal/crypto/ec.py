@@ -142,19 +142,6 @@ def dbl(X, Y, Z, p):
     return X3, (a * (b - X3) - (g * g << 3)) % p, (Y * Z << 1) % p
 
 
-def dbl_n(X, Y, Z, k, p):
-    """2^k * P: dbl() inlined in a loop (a call per doubling would cost a fifth more)."""
-    for _ in range(k):
-        d = Z * Z % p
-        g = Y * Y % p
-        b = X * g % p << 2
-        a = 3 * (X - d) * (X + d) % p
-        Z = (Y * Z << 1) % p
-        X = (a * a - (b << 1)) % p
-        Y = (a * (b - X) - (g * g << 3)) % p
-    return X, Y, Z
-
-
 def add_affine(X1, Y1, Z1, x2, y2, p):
     """P + (x2, y2) with P Jacobian and the other affine: 8M + 3S (HMV alg. 3.22).
 
