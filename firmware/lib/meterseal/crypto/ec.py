@@ -44,7 +44,7 @@ class Curve:
         self.z3 = z2 * z % p
         self.z2_inv = inv_mod(z2, p)
         self.z3_inv = inv_mod(self.z3, p)
-        # Comb shapes (ec_comb.py): teeth for the fixed G table (2^t - 1 points, built on first
+        # Comb state (ec_tables.py): teeth of the fixed G table (2^t - 1 points, built on first
         # use) and 4 teeth for per-key tables.
         self.g_teeth = g_teeth
         self.g_table = None
