@@ -85,3 +85,19 @@ def footprint(micropython):
     n = int(proc.stdout.strip())
     cache.write_text(json.dumps({"stamp": stamp, "modules": mods, "bytes": n}))
     return n
+
+
+def mp_command(heap=131072):
+    """argv to run code under the MicroPython unix port as on a board with `heap` bytes: the
+    firmware's .mpy build on the path and, on top of the heap, the allowance for its bytecode
+    that a frozen build keeps in flash. Use with mp_env()."""
+    from .sim import micropython_command
+
+    exe = micropython_command()
+    return [exe, "-X", "heapsize=%d" % (heap + footprint(exe))]
+
+
+def mp_env(base=None):
+    env = dict(os.environ if base is None else base)
+    env["MICROPYPATH"] = str(build()) + os.pathsep + ".frozen"
+    return env

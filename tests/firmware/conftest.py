@@ -2,9 +2,14 @@
 
 Each module in tests/firmware is a plain module of `def test_*():` functions. Next to every
 CPython item `test_x` this collects an item `test_x[micropython]`. The MicroPython items of one
-module run together in one `micropython -X heapsize=N mp_driver.py MODULE NAMES...` process (the
-heap of the ESP32 board, the smallest we support, unless the module sets MP_HEAPSIZE), whose
+module run together in one `micropython -X heapsize=N mp_driver.py MODULE NAMES...` process whose
 per-test results and tracebacks are reported back here.
+
+The heap is the ESP32's (the smallest board we support; a module may set MP_HEAPSIZE) for data,
+as on a board: there the firmware is frozen into flash and its bytecode takes no heap. So, as the
+simulator does (host_tools/frozen.py), the firmware and the test modules run as mpy-cross
+bytecode, every firmware module is imported before the test, and N is the board's heap plus the
+measured bytecode of the firmware and of the test module.
 """
 import ast
 import json
@@ -43,6 +48,50 @@ class MicroPythonFailure(Exception):
     pass
 
 
+_FROZEN = {}
+
+
+def _frozen():
+    """(firmware .mpy folder, test .mpy folder, preload list file, firmware bytecode bytes)."""
+    if not _FROZEN:
+        sys.path.insert(0, str(ROOT))
+        from host_tools import frozen
+
+        lib = frozen.build()
+        tests = ROOT / "build" / "mpy" / "tests"
+        tests.mkdir(parents=True, exist_ok=True)
+        for f in HERE.glob("*.py"):
+            if f.name == "conftest.py" or f.name.startswith("prep_"):
+                continue  # CPython-only helpers
+            dest = tests / (f.stem + ".mpy")
+            if not dest.exists() or dest.stat().st_mtime < f.stat().st_mtime:
+                subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(dest), str(f)],
+                               check=True)
+        preload = ROOT / "build" / "mpy" / "preload.txt"
+        preload.write_text("\n".join(frozen.modules()) + "\n")
+        _FROZEN.update(lib=lib, tests=tests, preload=preload,
+                       bytes=frozen.footprint(micropython_cmd()))
+    return _FROZEN
+
+
+def _env():
+    fz = _frozen()
+    env = dict(os.environ)
+    env["MICROPYPATH"] = os.pathsep.join([str(fz["lib"]), str(fz["tests"]), ".frozen"])
+    env["METERSEAL_PRELOAD"] = str(fz["preload"])
+    return env
+
+
+def _test_bytecode(module):
+    out = subprocess.run([micropython_cmd(), "-X", "heapsize=16000000", str(HERE / "mp_driver.py"),
+                          "--measure", module], env=_env(), cwd=str(ROOT), capture_output=True,
+                         text=True)
+    try:
+        return int(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return 0  # the import fails: the run itself will report why
+
+
 class DualModule(pytest.Module):
     _mp_results = None
     _mp_selected = None
@@ -63,9 +112,9 @@ class DualModule(pytest.Module):
 
     def _run_micropython(self):
         names = self._mp_selected or []
-        env = dict(os.environ)
-        env["MICROPYPATH"] = os.pathsep.join([str(ROOT / "firmware" / "lib"), str(HERE), ".frozen"])
-        cmd = [micropython_cmd(), "-X", "heapsize=%d" % _module_heap(self.path),
+        env = _env()
+        heap = _module_heap(self.path) + _frozen()["bytes"] + _test_bytecode(self.path.stem)
+        cmd = [micropython_cmd(), "-X", "heapsize=%d" % heap,
                str(HERE / "mp_driver.py"), self.path.stem] + names
         try:
             proc = subprocess.run(cmd, env=env, cwd=str(ROOT), capture_output=True, text=True,

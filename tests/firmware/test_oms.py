@@ -11,6 +11,7 @@ try:
 except ImportError:  # before the wired M-Bus writer moved to mbus_encode.py
     from meterseal.proto import mbus_records as enc
 from meterseal.proto.wmbus import FrameError
+import kshelp
 from meterseal.roles import wmbus_keys, wmbus_radio
 from meterseal.roles.wmbus_receiver import Receiver, Rejected
 
@@ -78,28 +79,13 @@ def test_truncated_and_bad_ci():
         oms.open_apl(oms.parse(_m5()), _m5(), None)
 
 
-class _Mem:
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write_atomic(self, name, data):
-        self.files[name] = bytes(data)
+def _board():
+    # A simulated board (littlefs image under MicroPython): the keys live in its keystore.
+    return kshelp.fresh_board("oms", blocks=24)
 
 
-class _Board:
-    def __init__(self, storage=None):
-        self.storage = storage or _Mem()
-        self.config = {"hal": "sim"}
-
-    def time(self):
-        return 1760000000
-
-
-def _rx(storage=None):
-    b = _Board(storage)
+def _rx():
+    b = _board()
     wmbus_keys.put_key(b, "MSL12345678", _K)
     return Receiver(b), b
 
@@ -152,7 +138,7 @@ def test_mode5_replay_by_access_number():
 def test_counters_survive_a_restart():
     rx, b = _rx()
     assert _reason(rx, _m7(100)) is None
-    rx2 = Receiver(b)  # same storage, as after a power cut
+    rx2 = Receiver(kshelp.reopen(b))  # the same storage after a power cut
     assert _reason(rx2, _m7(100)) == "replay"
     assert _reason(rx2, _m7(50)) == "stale counter"
     assert _reason(rx2, _m7(101)) is None
@@ -164,7 +150,7 @@ def test_public_mode7_telegram_through_the_receiver():
                 "E2E5627031F14643063F1DC8FE2C32459B6F02E4234B447B18E4BFDA8C4DA9B1EDE6CF29D0B2122A3E"
                 "8B9DEEBEE3E6DBE6617B4E709EC6B595179CB01C2C0BDE6723A345B708652880C114A58DA07C73AD9E"
                 "B8ACB17FA0A88F19BC84CB1FC56672DE8A9603FD0C05010002FD0B2111F60B")
-    b = _Board()
+    b = _board()
     wmbus_keys.put_key(b, "EFE43054304", unhex("622b9656991ff0c1574c0950cf9278d1"))
     rx = Receiver(b)
     f = wmbus.strip_crc_b(raw)
@@ -178,7 +164,9 @@ def test_radio_tx_bytes():
     assert wmbus_radio.tx_bytes("air", f) == f
     # RC1180-MBUS: L CI data; the module adds C, M, A (9 bytes after L).
     assert wmbus_radio.tx_bytes("rc1180", f) == bytes((f[0] - 9,)) + f[10:]
-    assert wmbus_radio.kind(_Board()) == "air"
+    sim = _board()
+    sim.config["hal"] = "sim"
+    assert wmbus_radio.kind(sim) == "air"
 
 
 def test_meter_records_encode():

@@ -111,23 +111,9 @@ def test_fuzz_oms_parse_and_open():
 
 
 def test_fuzz_receiver():
-    class _Mem:
-        files = {}
+    import kshelp
 
-        def read(self, n):
-            return self.files.get(n)
-
-        def write_atomic(self, n, d):
-            self.files[n] = d
-
-    class _B:
-        storage = _Mem()
-        config = {}
-
-        def time(self):
-            return 0
-
-    b = _B()
+    b = kshelp.fresh_board("wfz", blocks=24)
     wmbus_keys.put_key(b, "MSL12345678", _K)
     rx = Receiver(b)
     rng = _Rng(0x5EED0003)

@@ -22,6 +22,7 @@ from pycose.messages import Sign1Message
 from meterseal.crypto import cbor, ecdsa
 from meterseal.crypto.cose import parse_sign1, sign1, verify_sign1
 from meterseal.crypto.errors import DecodeError, InvalidSignature
+from host_tools import frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 _D = 0x6C1382765AEC5358F117733D281C1C7BDC39884D04A45A1E6C67C858BC206C19
@@ -150,9 +151,9 @@ for n in (0, 1, 24, 300):
 
 
 def _micropython(code):
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib"))
+    env = frozen.mp_env()
     out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "micropython"), "-X", "heapsize=131072", "-c", code],
+        frozen.mp_command() + ["-c", code],
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert out.returncode == 0, out.stderr + out.stdout

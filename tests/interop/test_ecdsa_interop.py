@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from meterseal.crypto import ecdsa
 from meterseal.crypto.errors import InvalidSignature
+from host_tools import frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 N = int(os.environ.get("METERSEAL_FUZZ_SCALE", "1")) * 24
@@ -120,8 +121,8 @@ def test_micropython_signatures_verify_in_openssl():
             digest = hashlib.sha256(rng.randbytes(40)).digest()
             jobs.append([curve.name, "%x" % d, digest.hex()])
             keys.append((curve, priv, digest))
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib"))
-    res = subprocess.run([mp, "-X", "heapsize=131072", "-c", _MP_SNIPPET], input=json.dumps(jobs),
+    env = frozen.mp_env()
+    res = subprocess.run(frozen.mp_command() + ["-c", _MP_SNIPPET], input=json.dumps(jobs),
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_ds
 
 from meterseal.hal.sim import Board
 from meterseal.security import keystore
+from host_tools import frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 CURVES = {"P-256": cec.SECP256R1(), "brainpoolP256r1": cec.BrainpoolP256R1()}
@@ -76,8 +77,8 @@ def test_micropython_keystore_against_cryptography(tmp_path):
     script = tmp_path / "ks_interop.py"
     script.write_text(_MP_SCRIPT)
     priv, peer = _peer("P-256", b"mp peer")
-    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(ROOT / "firmware" / "lib"), ".frozen"]))
-    proc = subprocess.run([mp, "-X", "heapsize=131072", str(script), str(tmp_path), peer.hex()],
+    env = frozen.mp_env()
+    proc = subprocess.run(frozen.mp_command() + [str(script), str(tmp_path), peer.hex()],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -14,6 +14,7 @@ from meterseal.proto import mbus
 from meterseal.proto import mbus_records as mr
 from meterseal.proto.mbus_units import describe
 from meterseal.roles.mbus_slave import MBusSlave
+from host_tools import frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT = b"\x01\x00\x01\x08\x00\xff"
@@ -108,9 +109,9 @@ def test_pymeterbus_reads_frames_made_under_micropython():
         "now=lambda: 1767225599)\n"
         "f=mbus.parse(mbus.build_short(0x7B,9))\n"
         "print(binascii.hexlify(s.handle(f[0],f[1],f[2],f[3],b'',0,0)).decode())\n")
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib") + os.pathsep + ".frozen")
+    env = frozen.mp_env()
     mp = os.environ.get("MICROPYTHON") or str(ROOT / ".venv" / "bin" / "micropython")
-    out = subprocess.run([mp, "-X", "heapsize=131072", "-c", code], env=env, capture_output=True,
+    out = subprocess.run(frozen.mp_command() + ["-c", code], env=env, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     frame = bytes.fromhex(out.stdout.strip())

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from host_tools import pki
 from host_tools.pki_profile import sec1
+from host_tools import frozen
 
 OPENSSL = shutil.which("openssl")
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -159,9 +160,9 @@ def test_micropython_firmware_accepts_the_chains(hierarchy):
         jobs.append((files[:-1], files[-1], role))
     now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
     script = "JOBS = %r\nNOW = %d\n" % (jobs, now) + _MP_SCRIPT
-    r = subprocess.run([MICROPYTHON, "-X", "heapsize=131072", "-c", script], capture_output=True,
+    r = subprocess.run(frozen.mp_command() + ["-c", script], capture_output=True,
                        text=True, timeout=300,
-                       env=dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib")))
+                       env=frozen.mp_env())
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines() == [
         "OK CN=Energy Meter 1MSL0012345678 1MSL0012345678 ",

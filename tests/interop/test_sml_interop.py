@@ -27,6 +27,7 @@ from meterseal.crypto import ecdsa
 from meterseal.proto import sml
 from meterseal.proto import sml_tl as tl
 from meterseal.security import sealed
+from host_tools import frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 VEC = ROOT / "tests" / "vectors" / "sml"
@@ -305,8 +306,8 @@ def test_micropython_made_seal_verified_by_cryptography():
         " contract_id=b'DE*MSL*E0002', contract_time=sml.Time(3, 1699990000, 60, 60))\n"
         "print(binascii.hexlify(sealed.sml_file(sealed.seal(r, S(), b'\\x00\\x01'))).decode())\n"
         % D)
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib"))
-    out = subprocess.run([mp, "-X", "heapsize=131072", "-c", code], env=env, capture_output=True,
+    env = frozen.mp_env()
+    out = subprocess.run(frozen.mp_command() + ["-c", code], env=env, capture_output=True,
                          text=True, timeout=300, check=True).stdout.strip()
     frame = bytes.fromhex(out)
     block, sig, ver = independent_block(frame)

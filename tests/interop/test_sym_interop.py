@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.keywrap import (InvalidUnwrap, aes_key_unwra
 
 from meterseal.crypto import aes, ccm, cmac, kdf, keywrap
 from meterseal.crypto.errors import InvalidTag
+from host_tools import frozen
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = int(os.environ.get("METERSEAL_FUZZ_SCALE", "1"))
@@ -225,8 +226,8 @@ def test_micropython_outputs_match_third_party():
                      "ref_cbc": ref["cbc"], "ref_wrap": ref["wrap"], "ref_ccm": ref["ccm"],
                      "bad_ccm": _flip(rng, bytes.fromhex(ref["ccm"])).hex(),
                      "bad_wrap": _flip(rng, bytes.fromhex(ref["wrap"])).hex()})
-    env = dict(os.environ, MICROPYPATH=str(ROOT / "firmware" / "lib"))
-    res = subprocess.run([mp, "-X", "heapsize=131072", "-c", _MP_SNIPPET],
+    env = frozen.mp_env()
+    res = subprocess.run(frozen.mp_command() + ["-c", _MP_SNIPPET],
                          input="".join(json.dumps(j) + "\n" for j in jobs), env=env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr

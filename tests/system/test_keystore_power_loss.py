@@ -15,13 +15,14 @@ from pathlib import Path
 
 from host_tools.paths import FIRMWARE_LIB
 from host_tools.sim import micropython_command
+from host_tools import frozen
 
 WRITER = Path(__file__).with_name("keystore_writer.py")
 
 
 def _spawn(state, seq, erase_first):
-    env = dict(os.environ, MICROPYPATH=str(FIRMWARE_LIB) + os.pathsep + ".frozen")
-    cmd = [micropython_command(), "-X", "heapsize=131072", str(WRITER), str(state), str(seq)]
+    env = frozen.mp_env()
+    cmd = frozen.mp_command() + [str(WRITER), str(state), str(seq)]
     if erase_first:
         cmd.append("erase")
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

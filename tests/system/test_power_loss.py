@@ -13,13 +13,14 @@ from pathlib import Path
 
 from host_tools.paths import FIRMWARE_LIB
 from host_tools.sim import micropython_command
+from host_tools import frozen
 
 WRITER = Path(__file__).with_name("storage_writer.py")
 
 
 def _spawn(state, seq):
-    env = dict(os.environ, MICROPYPATH=str(FIRMWARE_LIB) + os.pathsep + ".frozen")
-    return subprocess.Popen([micropython_command(), "-X", "heapsize=131072", str(WRITER), str(state),
+    env = frozen.mp_env()
+    return subprocess.Popen(frozen.mp_command() + [str(WRITER), str(state),
                              str(seq)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

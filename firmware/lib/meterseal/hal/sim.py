@@ -14,6 +14,14 @@ _MOUNT = "/flash"
 _SECRET_LEN = 32
 
 
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or "0")
+    except (OSError, ValueError):
+        return 0
+
+
 class FileBlockDevice:
     """A flash chip in a file, with the extended block protocol littlefs uses (byte offsets)."""
 
@@ -24,8 +32,10 @@ class FileBlockDevice:
             self._f = open(path, "r+b")
         except OSError:
             with open(path, "wb") as f:
-                blank = b"\xff" * block_size  # erased NOR flash reads as 0xFF
-                for _ in range(block_count):
+                # Erased NOR flash reads as 0xFF; small pieces, as a fragmented heap may not
+                # hold a whole block in one allocation.
+                blank = b"\xff" * 256
+                for _ in range(block_count * block_size // 256):
                     f.write(blank)
             self._f = open(path, "r+b")
 
@@ -162,6 +172,7 @@ class Board:
         import time
 
         self._started = time.time()  # the host's clock: no 30-bit ticks wrap-around to fold
+        self._clock_offset = _read_int(self.state_dir + "/rtc_offset")  # set_time() keeps it
         self._uarts = {}
         self._pins = {}
         host = config.get("host", "127.0.0.1")
@@ -220,7 +231,16 @@ class Board:
     def time(self):
         import time
 
-        return int(time.time())
+        return int(time.time()) + self._clock_offset
+
+    def set_time(self, epoch):
+        """Set the clock to `epoch` (seconds since 1970 UTC). The offset to the host's clock is
+        kept beside the image, as a battery-backed RTC keeps its time over a power cut."""
+        import time
+
+        self._clock_offset = int(epoch) - int(time.time())
+        with open(self.state_dir + "/rtc_offset", "w") as f:
+            f.write(str(self._clock_offset))
 
     def uptime_ms(self):
         import time

@@ -1,50 +1,48 @@
-# The per-meter wireless M-Bus keys (KEY_M-Bus, K5 in the architecture): one AES-128 key per meter,
-# named "<manufacturer><ID>" as the telegram names the meter ("APA88888888").
-#
-# STOPGAP until the keystore capability lands: the keys live in the plain storage file
-# "wmbus_keys.json" ({"APA88888888": "<32 hex digits>"}), readable by anyone who can read the
-# flash. get_key/put_key below are the ONE place that touches that file: the keystore
-# (security/keystore.py, put_secret) replaces these two functions and nothing else changes.
-import binascii
-import json
+# The per-meter wireless M-Bus keys (KEY_M-Bus, K5): one AES-128 key per meter, named
+# "<manufacturer><ID>" as the telegram names the meter ("APA88888888"), kept in the board's
+# keystore as the secret "wmbus.<name>" (encrypted and authenticated there; never returned by
+# any command). `meterseal provision install --key wmbus.APA88888888=HEX` installs one wrapped
+# for the board; the plain console command below works only on an unsealed (factory) board.
+from meterseal.security import keystore
 
-_FILE = "wmbus_keys.json"
-
-
-def _table(board):
-    raw = board.storage.read(_FILE)
-    return json.loads(raw) if raw else {}
+_PREFIX = "wmbus."
 
 
 def get_key(board, meter):
     """The 16-byte key of meter "APA88888888", or None when the board has none for it."""
-    h = _table(board).get(meter)
-    return binascii.unhexlify(h) if h else None
+    try:
+        return keystore.open(board).get_secret(_PREFIX + meter)
+    except (KeyError, keystore.KeystoreError):
+        return None
 
 
 def put_key(board, meter, key):
-    """Store (or replace) the key of a meter; atomic, so a power loss keeps the old or new table."""
+    """Store (or replace) the key of a meter; atomic in the keystore."""
     if len(key) != 16:
         raise ValueError("KEY_M-Bus must be 16 bytes (AES-128)")
-    t = _table(board)
-    t[meter] = binascii.hexlify(key).decode()
-    board.storage.write_atomic(_FILE, json.dumps(t).encode())
+    keystore.open(board).put_secret(_PREFIX + meter, bytes(key))
 
 
 def meters(board):
     """The names of the meters the board holds keys for (never the keys)."""
-    return sorted(_table(board))
+    return sorted(n[len(_PREFIX):] for n in keystore.open(board).names() if n.startswith(_PREFIX))
 
 
 def key_command(board, only=None):
-    """Console "wmbus_key": install a meter's KEY_M-Bus ({"meter": "APA88888888", "key": hex});
-    on a meter `only` is its own name. Write-only: no command ever returns a key.
-    Unauthenticated until the signed-command capability guards provisioning."""
+    """Console "wmbus_key": on a factory bench, install a meter's KEY_M-Bus ({"meter":
+    "APA88888888", "key": hex}); on a meter `only` is its own name. Refused once the board is
+    sealed: then keys arrive only wrapped, in the manufacturer-signed install command."""
 
     def cmd(args):
-        from meterseal.roles.console import CommandError
-        from meterseal.proto import console as cp
+        import binascii
 
+        from meterseal.proto import console as cp
+        from meterseal.roles.console import CommandError
+        from meterseal.security.lifecycle import Lifecycle
+
+        if Lifecycle(board.storage).sealed:
+            raise CommandError(cp.E_REJECTED, "the board is sealed: keys arrive only in a signed "
+                               "install command")
         meter = args.get("meter")
         try:
             key = binascii.unhexlify(args.get("key", ""))
