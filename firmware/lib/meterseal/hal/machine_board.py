@@ -108,6 +108,15 @@ class Board:
         point at power-up (docs: time.time()); setting it is the caller's business."""
         return int(time.time()) + self._epoch_offset
 
+    def set_time(self, epoch):
+        """Set the RTC to `epoch` (seconds since 1970 UTC); it counts on from there."""
+        from machine import RTC
+
+        t = time.gmtime(int(epoch) - self._epoch_offset)
+        # gmtime: (year, month, mday, hour, minute, second, weekday, yearday);
+        # RTC.datetime takes (year, month, day, weekday, hours, minutes, seconds, subseconds).
+        RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0))
+
     def uptime_ms(self):
         # ticks_ms wraps (2**30 ms on the ports, about 12 days) and ticks_diff is only right
         # for less than half of that, so the difference is folded into a plain int here and
