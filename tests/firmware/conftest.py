@@ -49,6 +49,7 @@ class MicroPythonFailure(Exception):
 
 
 _FROZEN = {}
+_TEST_SLACK = 16384
 
 
 def _frozen():
@@ -113,7 +114,10 @@ class DualModule(pytest.Module):
     def _run_micropython(self):
         names = self._mp_selected or []
         env = _env()
-        heap = _module_heap(self.path) + _frozen()["bytes"] + _test_bytecode(self.path.stem)
+        # Loading a test module wants contiguous blocks on a heap the preload has fragmented; a
+        # board never loads tests, so they get their bytecode plus slack, not the board's data.
+        heap = (_module_heap(self.path) + _frozen()["bytes"] + _test_bytecode(self.path.stem)
+                + _TEST_SLACK)
         cmd = [micropython_cmd(), "-X", "heapsize=%d" % heap,
                str(HERE / "mp_driver.py"), self.path.stem] + names
         try:
