@@ -14,6 +14,7 @@ COVERED = {
     "iec": "tests/system/test_iec_meter.py",
     "mbus": "tests/system/test_mbus_bus.py",
     "provision": "tests/system/test_provisioning.py",
+    "readings": "tests/system/test_meter_readings.py",
 }
 
 

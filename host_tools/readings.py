@@ -1,0 +1,278 @@
+"""Sealed readings on the host (issue 6 item 5, S1, U1): pull them from a meter, keep them as
+they came, check each one against CERT_EM and its chain to the institute root.
+
+The file `readings pull` writes is the SML files the meter sealed, one after the other, unchanged
+(docs/meter.md "Readings file"): each is a complete SML transport v1 frame (escape, start, ...,
+end, CRC), so the file is also a valid SML byte stream that any SML reader takes. Reading n's
+Open.Res carries n as its 4-byte reqFileId (a label: the signatures cover the values, the seconds
+index and the pagination, not the label).
+
+Library functions; cmd_readings.py prints.
+"""
+import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .errors import EXIT_CHECK_FAILED, ToolError
+
+_START = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01"
+_ESC = b"\x1b\x1b\x1b\x1b"
+REGISTERS = ("1-0:1.8.0*255", "1-0:1.8.1*255", "1-0:1.8.2*255", "1-0:2.8.0*255")
+
+
+class VerifyFailed(ToolError):
+    exit_code = EXIT_CHECK_FAILED
+
+
+# --- pulling ------------------------------------------------------------------------------------
+
+def pull(con, first=None, progress=None):
+    """[(n, sml_file_bytes)] of every reading the meter still holds (from `first` on), and the
+    meter's answer fields of the last page (device_id, sealing, first, last)."""
+    out = []
+    nxt = first
+    info = {}
+    while True:
+        args = {"count": 16}
+        if nxt is not None:
+            args["first"] = nxt
+        page = con.request("readings", args)
+        info = {k: page.get(k) for k in ("device_id", "sealing", "first", "last")}
+        got = [(int(n), bytes(d)) for n, d in page["readings"]]
+        out.extend(got)
+        if progress and got:
+            progress(got[-1][0], page["last"])
+        if not got or got[-1][0] >= page["last"]:
+            return out, info
+        nxt = got[-1][0] + 1
+
+
+def save(readings, path):
+    with open(path, "wb") as f:
+        for _, data in readings:
+            f.write(data)
+
+
+# --- splitting a stream of SML files ------------------------------------------------------------
+
+def split(data):
+    """The SML transport frames of `data`, in order, as (offset, bytes). Bytes outside frames
+    are refused: a readings file holds nothing else."""
+    frames = []
+    p = 0
+    n = len(data)
+    while p < n:
+        if data[p:p + 8] != _START:
+            raise VerifyFailed("reading #%d in the file (byte %d): not the start of an SML file"
+                               % (len(frames) + 1, p))
+        i = p + 8
+        end = None
+        while i + 8 <= n:
+            if data[i:i + 4] == _ESC:
+                if data[i + 4:i + 8] == _ESC:  # an escaped escape in the payload
+                    i += 8
+                    continue
+                if data[i + 4] == 0x1A:
+                    end = i + 8
+                    break
+                raise VerifyFailed("reading #%d in the file (byte %d): unknown escape sequence"
+                                   % (len(frames) + 1, i))
+            i += 4  # transport v1 payloads are padded to 4 bytes; escapes sit on that grid
+        if end is None:
+            raise VerifyFailed("reading #%d in the file (byte %d): SML file without its end"
+                               % (len(frames) + 1, p))
+        frames.append((p, bytes(data[p:end])))
+        p = end
+    return frames
+
+
+def reading_number(frame):
+    """The meter's reading number from Open.Res reqFileId (None if not ours)."""
+    from meterseal.proto import sml
+
+    try:
+        for m in sml.decode_frame(frame):
+            if isinstance(m.body, sml.OpenRes) and m.body.req_file_id is not None \
+                    and len(m.body.req_file_id) == 4:
+                return int.from_bytes(bytes(m.body.req_file_id), "big")
+    except Exception:
+        return None
+    return None
+
+
+def device_id_of(server_id):
+    """The device ID (certificate name) a 10-byte server ID stands for (roles/identity.py)."""
+    sid = bytes(server_id)
+    if len(sid) != 10 or sid[0] != 0x0A:
+        raise VerifyFailed("server ID %s is not a MeterSeal meter's" % sid.hex())
+    return "1%s%02d%08d" % (sid[2:5].decode("ascii", "replace"), sid[5] % 100,
+                            int.from_bytes(sid[6:10], "big"))
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+def load_certs(path):
+    """Certificates of a PEM (one or more) or DER file, in file order."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as e:
+        raise ToolError("%s: not a certificate (%s)" % (path, e))
+
+
+def check_chain(chain, root):
+    """CERT_EM -> calibration authority -> institute root: each signed by the next, issuers are
+    CAs, CERT_EM may sign (digitalSignature), the top is the given root. Raises VerifyFailed."""
+    if not chain:
+        raise VerifyFailed("no CERT_EM")
+    certs = list(chain)
+    if certs[-1] != root:
+        certs.append(root)
+    if certs[-1].issuer != certs[-1].subject:
+        raise VerifyFailed("the root %s is not self-signed" % certs[-1].subject.rfc4514_string())
+    try:
+        ku = certs[0].extensions.get_extension_for_class(x509.KeyUsage).value
+        if not ku.digital_signature:
+            raise VerifyFailed("CERT_EM does not allow digitalSignature")
+    except x509.ExtensionNotFound:
+        pass
+    for child, parent in zip(certs, certs[1:]):
+        try:
+            child.verify_directly_issued_by(parent)
+        except (ValueError, TypeError, CryptoInvalidSignature):
+            raise VerifyFailed("%s is not signed by %s" % (child.subject.rfc4514_string(),
+                                                           parent.subject.rfc4514_string()))
+        try:
+            bc = parent.extensions.get_extension_for_class(x509.BasicConstraints).value
+            ok = bc.ca
+        except x509.ExtensionNotFound:
+            ok = False
+        if not ok:
+            raise VerifyFailed("%s is not a CA" % parent.subject.rfc4514_string())
+    if len(certs) < 3:
+        raise VerifyFailed("CERT_EM must come through the calibration authority (3 certificates)")
+    return certs
+
+
+def raw_key(cert):
+    pub = cert.public_key()
+    if not isinstance(pub, ec.EllipticCurvePublicKey) or pub.curve.name != "secp256r1":
+        raise VerifyFailed("CERT_EM is not a P-256 key")
+    return pub.public_bytes(serialization.Encoding.X962,
+                            serialization.PublicFormat.UncompressedPoint)[1:]
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+def verify_frame(frame, key_for):
+    """Check one SML file. key_for(device_id) -> 64-byte key. Returns a row dict: n, device,
+    time (UTC s), seconds index, pagination (first), values {register: Wh}, ok, reason."""
+    from meterseal.crypto.errors import InvalidKey, InvalidSignature
+    from meterseal.proto import sml
+    from meterseal.security import sealed
+
+    row = {"n": reading_number(frame), "device": None, "time": None, "sec": None, "pag": None,
+           "values": {}, "ok": False, "reason": None}
+    try:
+        msgs = sml.decode_frame(frame)
+        ress = [m.body for m in msgs if isinstance(m.body, sml.GetListRes)]
+        if not ress:
+            raise InvalidSignature("no GetList.Res")
+        row["device"] = device_id_of(ress[0].server_id)
+        for r in ress:
+            if bytes(r.server_id) != bytes(ress[0].server_id):
+                raise InvalidSignature("two server IDs in one reading")
+        sealed.verify_sealed(frame, key_for(row["device"]))
+    except (InvalidSignature, InvalidKey, ValueError) as e:
+        row["reason"] = e.args[0] if e.args else type(e).__name__
+        return row
+    except ToolError as e:
+        row["reason"] = str(e)
+        return row
+    for r in ress:  # only values taken from the verified block are shown
+        block = sealed.build_block(r)
+        tag = bytes(block[41:169]).rstrip(b"\x00").decode("ascii", "replace")
+        value = int.from_bytes(block[31:39], "little", signed=True)
+        scaler = block[30] - 256 if block[30] > 127 else block[30]
+        row["values"][tag] = value * 10 ** scaler if scaler >= 0 else value / 10 ** -scaler
+        row["time"] = int.from_bytes(block[10:14], "little")
+        row["sec"] = int.from_bytes(block[15:19], "little")
+        if row["pag"] is None:
+            row["pag"] = int.from_bytes(block[19:23], "little")
+    row["ok"] = True
+    return row
+
+
+def verify_data(data, key_for):
+    """Rows for every SML file of a readings stream (see verify_frame). A file too damaged to
+    give its number (its CRC fails before Open.Res can be read) is named after its neighbour,
+    and "index" is its place in the stream (1 = first)."""
+    rows = [verify_frame(f, key_for) for _, f in split(data)]
+    for i, r in enumerate(rows):
+        r["index"] = i + 1
+    for i, r in enumerate(rows):
+        if r["n"] is None:
+            if i > 0 and rows[i - 1]["n"] is not None:
+                r["n"] = rows[i - 1]["n"] + 1
+            elif i + 1 < len(rows) and rows[i + 1]["n"] is not None:
+                r["n"] = rows[i + 1]["n"] - 1
+    return rows
+
+
+def key_source(directory=None, cert=None, root=None, intermediates=()):
+    """key_for(device_id) backed by the directory (CERT_EM by device ID, its chain to the
+    institute root found there) or by the given CERT_EM file chain and root."""
+    cache = {}
+
+    def from_files(dev):
+        if "files" not in cache:
+            chain = load_certs(cert) + [c for p in intermediates for c in load_certs(p)]
+            roots = load_certs(root)
+            certs = check_chain(chain, roots[0])
+            cache["files"] = (certs[0], raw_key(certs[0]))
+        leaf, key = cache["files"]
+        name = _serial_of(leaf)
+        if name and name != dev:
+            raise VerifyFailed("CERT_EM names %s, the reading is from %s" % (name, dev))
+        return key
+
+    def from_directory(dev):
+        if dev not in cache:
+            from .directory import DirectoryError
+
+            try:
+                chain = directory.fetch_chain(dev, kind="em")
+            except DirectoryError as e:
+                raise VerifyFailed(str(e))
+            inst = [directory._load(e) for e in directory.list("institute")]
+            if root is not None:
+                inst = load_certs(root)
+            if chain[-1] not in inst:
+                raise VerifyFailed("CERT_EM of %s does not chain to an institute root" % dev)
+            cache[dev] = raw_key(check_chain(chain, chain[-1])[0])
+        return cache[dev]
+
+    if directory is not None:
+        return from_directory
+    if cert is None or root is None:
+        raise ToolError("give --directory DIR, or --cert CERT_EM and --root ROOT")
+    return from_files
+
+
+def _serial_of(cert):
+    from cryptography.x509.oid import NameOID
+
+    attrs = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)  # pki_profile: identity
+    return attrs[0].value if attrs else None
+
+
+def utc(t):
+    if t is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
