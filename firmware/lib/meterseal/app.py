@@ -38,7 +38,9 @@ def command_table(board):
     from meterseal.roles import provisioning
 
     commands = {"info": lambda args: info(board)}
-    provisioning.add_commands(board, commands)
+    p = provisioning.add_commands(board, commands)
+    if p.life.sealed:
+        board.seal_console()
     return commands
 
 

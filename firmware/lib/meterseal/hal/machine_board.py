@@ -88,6 +88,16 @@ class Board:
             await u.start()
         asyncio.create_task(self._fold_uptime())
 
+    def seal_console(self):
+        """The board is sealed (architecture.md, life cycle): Ctrl-C becomes data at once, with no
+        grace period for mpremote, so no byte on the console reaches the REPL again."""
+        import micropython
+
+        c = self._uarts.get(_CONSOLE)
+        if isinstance(c, StdioUart):
+            c._grace_ms = 0
+        micropython.kbd_intr(-1)
+
     def uart(self, name):
         return self._uarts[name]
 

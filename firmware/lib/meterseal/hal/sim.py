@@ -214,6 +214,9 @@ class Board:
         for u in self._uarts.values():
             await u.start()
 
+    def seal_console(self):
+        """Nothing to close here: the simulator's console is a socket with no REPL behind it."""
+
     def uart(self, name):
         return self._uarts[name]
 
