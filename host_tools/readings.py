@@ -30,22 +30,23 @@ class VerifyFailed(ToolError):
 # --- pulling ------------------------------------------------------------------------------------
 
 def pull(con, first=None, progress=None):
-    """[(n, sml_file_bytes)] of every reading the meter still holds (from `first` on), and the
-    meter's answer fields of the last page (device_id, sealing, first, last)."""
+    """[(n, sml_file_bytes)] of every reading the meter held when the pull began (from `first`
+    on), and the meter's answer fields of the first page (device_id, sealing, first, last)."""
     out = []
     nxt = first
-    info = {}
+    info = None
     while True:
         args = {"count": 16}
         if nxt is not None:
             args["first"] = nxt
         page = con.request("readings", args)
-        info = {k: page.get(k) for k in ("device_id", "sealing", "first", "last")}
-        got = [(int(n), bytes(d)) for n, d in page["readings"]]
+        if info is None:  # the ring as it was when the pull began: a meter sealing on while we
+            info = {k: page.get(k) for k in ("device_id", "sealing", "first", "last")}
+        got = [(int(n), bytes(d)) for n, d in page["readings"] if int(n) <= info["last"]]
         out.extend(got)
         if progress and got:
-            progress(got[-1][0], page["last"])
-        if not got or got[-1][0] >= page["last"]:
+            progress(got[-1][0], info["last"])
+        if not got or got[-1][0] >= info["last"]:
             return out, info
         nxt = got[-1][0] + 1
 
