@@ -76,12 +76,19 @@ def test_meterseal_sim_foreground_until_ctrl_c(tmp_path):
 
 
 def test_demo_prints_identity_and_leaves_no_process(tmp_path):
+    """make demo: a fresh meter provisioned, sealing, its readings pulled and verified (P3, S1)."""
     env = dict(os.environ)
+    t = time.monotonic()
     out = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--keep", str(tmp_path / "d")],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert time.monotonic() - t < 60
     assert "interpreter  micropython 1." in out.stdout
     assert "KiB free of 12" in out.stdout  # the ESP32's 128 KiB heap
+    assert "board sealed: calibrated" in out.stdout and "sealing on" in out.stdout
     assert "board stopped." in out.stdout
+    rows = [ln for ln in out.stdout.splitlines() if ln.rstrip().endswith(" ok")]
+    assert len(rows) >= 6 and "FAILED" not in out.stdout
+    assert "sealed readings verified." in out.stdout
     time.sleep(0.2)
     assert _no_process_uses(tmp_path / "d")
