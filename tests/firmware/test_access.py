@@ -115,7 +115,7 @@ def test_first_matching_role_of_a_certificate_is_the_acting_role():
         t.authorise("read_logbook", {}, [])
 
 
-def test_peek_reads_name_args_and_claimed_signer_without_trusting_them():
+def test_peek_reads_name_and_args_without_trusting_them():
     from meterseal.crypto import cbor, cose
 
     class Zero:
@@ -124,7 +124,11 @@ def test_peek_reads_name_args_and_claimed_signer_without_trusting_them():
 
     payload = cbor.dumps({"v": 1, "cmd": "set_time", "args": {"time": 5}})
     msg = cose.sign1(payload, Zero(), x5chain=b"\x30\x03\x02\x01\x01")
-    name, args, fp = A.peek(msg)
-    assert name == "set_time" and args == {"time": 5} and len(fp) == 32
-    assert A.peek(b"\xd2\x84garbage") == (None, None, None)
+    assert A.peek(msg) == ("set_time", {"time": 5})
+    assert len(A.claimed_signer(msg)) == 32
+    assert A.claimed_signer(cose.sign1(payload, Zero())) is None
+    assert A.peek(b"\xd2\x84garbage") == (None, None)
+    assert A.claimed_signer(b"\xd2\x84garbage") is None
+    assert A.peek(cbor.dumps({"v": 1, "cmd": "set_time", "args": {}})) == (None, None)
     assert A.peek(cose.sign1(cbor.dumps({"cmd": 7}), Zero()))[0] is None
+    assert A.peek(cose.sign1(b"\x01", Zero())) == (None, None)  # payload not a map

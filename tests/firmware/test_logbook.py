@@ -1,7 +1,10 @@
 # security/logbook.py: the metrological logbook (D3, S1): entries signed and hash-chained, a
 # fixed capacity, the reset as the first entry of the new log, and the damage a flash editor can
 # do (delete, reorder, alter, cut, drop the head) found by the Checker or at the meter's boot.
+import os
+
 from meterseal.crypto import ecdsa
+from meterseal.hal.storage import Storage
 from meterseal.security import logbook as lb
 from mptest import raises
 
@@ -16,22 +19,29 @@ class KeySigner:
         return ecdsa.sign_raw(ecdsa.P256, _D, digest)
 
 
-class MemStorage:
-    def __init__(self):
-        self.files = {}
+_N = [0]
 
-    def read(self, name):
-        return self.files.get(name)
 
-    def write_atomic(self, name, data):
-        self.files[name] = bytes(data)
+def _rmtree(path):
+    try:
+        mode = os.stat(path)[0]
+    except OSError:
+        return
+    if mode & 0x4000:
+        for name in os.listdir(path):
+            _rmtree(path + "/" + name)
+        os.rmdir(path)
+    else:
+        os.remove(path)
 
-    def remove(self, name):
-        self.files.pop(name, None)
 
-    def listdir(self, sub=""):
-        p = sub + "/"
-        return sorted(set(k[len(p):].split("/")[0] for k in self.files if k.startswith(p)))
+def MemStorage():
+    """A fresh storage folder (the board's Storage on a plain directory)."""
+    _N[0] += 1
+    d = "/tmp/meterseal-logbook-%d-%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
+    _rmtree(d)
+    os.mkdir(d)
+    return Storage(d)
 
 
 _T = [1790000000]
@@ -67,7 +77,7 @@ def test_entries_are_signed_chained_and_read_back_in_segments():
     assert [p["seq"] for p in ps] == list(range(1, 22))
     assert ps[0]["prev"] == b"\x00" * 32 and ps[3]["new"] == {"k": 4}
     assert ps[-1]["out"] == "role" and ps[-1]["ev"] == "set_time"
-    assert len(b.entries(15, 3)) == 3 and b.entries(15, 1)[0] == b.entries(0, 16)[15]
+    assert len(b.entries(15, 3)) == 3 and b.entries(15, 1)[0] == b.entries(0, 16)[15] == b.entries(7, 9)[8]
     assert b.status_word() == 21
     assert b.status_bytes() == b"\x00\x15"
 
@@ -109,7 +119,7 @@ def test_full_logbook_refuses_then_reset_starts_a_new_log_with_the_old_hash():
     with raises(lb.Broken) as e:  # the same reset against another archive
         _check(b, previous=b"\x02" * 32)
     assert e.value.reason == "chain"
-    assert [n for n in st.files if n.startswith("logbook/g0")] == []
+    assert [n for n in st.listdir("logbook") if n.startswith("g0")] == []
     b2 = _book(st, capacity=4)  # after a reboot: the new generation only
     _fill(b2, 1)
     assert [p["seq"] for p in _check(b2)] == [5, 6]
@@ -119,14 +129,14 @@ def test_a_reset_cut_short_by_a_power_loss_is_finished_at_boot():
     st = MemStorage()
     b = _book(st)
     _fill(b, 3)
-    saved = dict(st.files)
+    seg0, head0 = st.read("logbook/g0-0.bin"), st.read("logbook/head.json")
     b.reset(b.head()["hash"], None, "metrological-institute")
-    new_seg = st.files["logbook/g1-0.bin"]
-    st.files = saved  # the power went after the new segment, before the old one was removed
-    st.files["logbook/g1-0.bin"] = new_seg
+    # the power went after the new segment, before the old one was removed and the head written
+    st.write_atomic("logbook/g0-0.bin", seg0)
+    st.write_atomic("logbook/head.json", head0)
     b2 = _book(st)
     assert b2.head()["count"] == 1 and b2.tamper_note is None
-    assert not [n for n in st.files if n.startswith("logbook/g0")]
+    assert not [n for n in st.listdir("logbook") if n.startswith("g0")]
 
 
 def _tampered(edit, n=6):
@@ -134,14 +144,14 @@ def _tampered(edit, n=6):
     b = _book(st)
     _fill(b, n)
     head = b.head()
-    data = st.files["logbook/g0-0.bin"]
+    data = st.read("logbook/g0-0.bin")
     frames = []
     pos = 0
     while pos < len(data):
         ln = data[pos] * 256 + data[pos + 1]
         frames.append(data[pos:pos + 2 + ln])
         pos += 2 + ln
-    st.files["logbook/g0-0.bin"] = edit(frames)
+    st.write_atomic("logbook/g0-0.bin", edit(frames))
     return st, head
 
 
@@ -214,9 +224,24 @@ def test_power_loss_between_segment_and_head_keeps_the_entry():
     st = MemStorage()
     b = _book(st)
     _fill(b, 3)
-    head = st.files["logbook/head.json"]
+    head = st.read("logbook/head.json")
     _fill(b, 1)
-    st.files["logbook/head.json"] = head  # the head write did not happen
+    st.write_atomic("logbook/head.json", head)  # the head write did not happen
     b2 = _book(st)
     assert b2.head()["seq"] == 4 and b2.tamper_note is None
     assert len(_check(b2)) == 4
+
+
+def test_a_frame_cut_by_a_power_loss_is_dropped_not_accepted():
+    st = MemStorage()
+    b = _book(st)
+    _fill(b, 3)
+    head = st.read("logbook/head.json")
+    _fill(b, 1)
+    seg = st.read("logbook/g0-0.bin")
+    st.write_atomic("logbook/g0-0.bin", seg[:-30])  # the fourth append cut short
+    st.write_atomic("logbook/head.json", head)
+    b2 = _book(st)
+    assert b2.head()["seq"] == 3 and b2.tamper_note is None
+    _fill(b2, 1)
+    assert [p["seq"] for p in _check(b2)] == [1, 2, 3, 4]

@@ -347,6 +347,9 @@ def start(board, commands):
                                         "identity": m.ident}
     commands["meter"] = lambda args: m.status()
     commands["readings"] = _readings_command(m)
+    from meterseal.roles import meter_commands  # signed commands and the logbook (S4, D3)
+
+    meter_commands.add(board, commands, m)
     m._signer()  # say at once whether this meter seals
     tasks = [m.measure()]
     if "aux" in board.uart_names():  # the optical port: IEC 62056-21 mode C

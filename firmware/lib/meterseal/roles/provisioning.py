@@ -7,8 +7,10 @@ from meterseal.crypto import keywrap, x509
 from meterseal.proto import console as cp
 from meterseal.roles import identity
 from meterseal.roles.console import CommandError
-from meterseal.security import keystore, lifecycle, roles, signed_command
+from meterseal.security import access, keystore, lifecycle, signed_command
+from meterseal.security.clock import Clock
 from meterseal.security.keytransport import KX_LABEL, POP_LABEL, pop_digest, wrap_kek
+from meterseal.security.logbook import Logbook, LogbookFull
 from meterseal.security.trust import TrustStore
 
 EM_KEY = "em"  # the metrological signing key: signs readings and the logbook (CERT_EM)
@@ -34,12 +36,24 @@ class Provisioning:
         self.trust = TrustStore(board.storage)
         self.guard = signed_command.ReplayGuard(board.storage)
         self.ks = keystore.open(board)
-        # Signed commands: name -> (trust slots of its class, handler(args, command)).
-        # Which roles may run which command is the access-control table's job (access.py).
-        self.signed = {
-            "install": (("manufacturer",), self.install),
-            "erase": (("manufacturer",), self.erase_signed),
-        }
+        self.clock = Clock(board)
+        self.access = access.AccessTable(board.storage)
+        self.logbook = Logbook(board.storage, lambda: self.ks.signer(EM_KEY), board.time,
+                               board.config.get("logbook_capacity", 500))
+        # Signed commands: name -> handler(args, command). The trust anchors of each command's
+        # class and the roles that may run it are the access-control table's (access.py);
+        # roles add their own commands (roles/meter_commands.py).
+        self.signed = {"install": self.install, "erase": self.erase_signed}
+
+    def __call__(self, args):
+        # The console's "signed" command is this object: roles reach it through the table to
+        # add their signed commands (add_signed), as the console reaches run_signed.
+        return self.run_signed(args)
+
+    def add_signed(self, name, handler):
+        if name != access.SET_ENTRY and access.command_class(name) is None:
+            raise ValueError("signed command %r has no access-control class" % name)
+        self.signed[name] = handler
 
     def ident(self):
         return identity.load(self.board)
@@ -135,6 +149,7 @@ class Provisioning:
         self.trust.put("calibration", cal)
         self.trust.put("em", cert)
         self.life.advance(lifecycle.CALIBRATED, self.board.time())  # the seal
+        self.board.seal_console()
         return self.status({})
 
     def erase_unsealed(self, args):
@@ -145,27 +160,67 @@ class Provisioning:
     # --- signed commands ----------------------------------------------------------------------
 
     def run_signed(self, args):
-        msg = _bytes(args, "command")
+        """Authenticate (signed_command.verify against the anchors of the command's class),
+        authorise (the access-control table), then run. Every refusal is logged (D3)."""
+        import gc
+
+        # Chain checks and signatures make many short-lived big integers and tables: collect
+        # before and after, so that they leave holes nowhere long-lived data then lands (a
+        # fragmented 128 KiB heap fails a 2 KB frame buffer with 80 KB free).
+        gc.collect()
         try:
-            name = signed_command.peek(msg)
-        except Exception:
-            name = None
-        entry = self.signed.get(name)
-        if entry is None:
-            _refuse("signed command %r is not known to this device" % (name,))
-        slots, handler = entry
+            return self._run_signed(args)
+        finally:
+            gc.collect()
+
+    def _run_signed(self, args):
+        msg = _bytes(args, "command")
+        name, cargs = access.peek(msg)
+        if name is None:
+            self.refuse(name, access.claimed_signer(msg), None, "malformed",
+                        "not a signed command")
+        handler = self.signed.get(name)
+        slots = access.anchor_slots(name, cargs)
+        if handler is None or not slots:
+            self.refuse(name, access.claimed_signer(msg), None, "unknown",
+                        "signed command %r is not known to this device" % (name,))
         anchors = self.trust.anchors(*slots)
         if not anchors:
-            _refuse("no trust anchor installed for %r" % name)
+            self.refuse(name, access.claimed_signer(msg), None, "chain",
+                        "no trust anchor installed for %r" % name)
         try:
-            cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard)
+            cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard,
+                                        now=self.clock.trusted_now())
         except signed_command.Rejected as e:
-            _refuse("%s: %s" % (e.reason, e.detail))
+            e = (e.reason, e.detail)  # drop the traceback before parsing the message again
+            self.refuse(name, access.claimed_signer(msg), None, e[0], e[1])
+        try:
+            cmd.role = self.access.authorise(cmd.name, cmd.args, cmd.roles)
+        except access.Denied as e:
+            self.refuse(name, cmd.fingerprint, ",".join(cmd.roles) or None, e.reason, e.detail)
         return handler(cmd.args, cmd)
 
+    def refuse(self, name, fp, role, reason, detail, old=None, new=None):
+        """Record a refused attempt in the logbook (D3), then answer "rejected". Before the
+        seal there is no logbook (no em key); a full one counts what it cannot hold."""
+        if self.life.sealed:
+            try:
+                self.logbook.record(name or "?", fp, role, old, new, reason)
+            except LogbookFull:
+                self.logbook.note_lost()
+            except Exception:  # noqa: BLE001  a damaged keystore cannot sign: refuse anyway
+                pass
+        _refuse("%s: %s" % (reason, detail))
+
+    def log_change(self, cmd, event, old, new):
+        """Record a write before it is made; a full logbook refuses it (D3)."""
+        try:
+            return self.logbook.record(event, cmd.fingerprint, cmd.role, old, new, "ok")
+        except LogbookFull as e:
+            self.logbook.note_lost()
+            _refuse("full: %s" % e)
+
     def install(self, args, cmd):
-        if roles.MANUFACTURER not in cmd.roles:
-            _refuse("role: install needs the manufacturer role")
         self._require(lifecycle.CALIBRATED, lifecycle.INSTALLED)
         msp = args.get("msp_cert")
         if not isinstance(msp, (bytes, bytearray)):
@@ -183,6 +238,14 @@ class Provisioning:
             ident["primary_address"] = addr
             identity.save(self.board, ident)
         self.trust.put("msp", bytes(msp))
+        try:  # not metrological: logged while there is room, never blocked by a full logbook
+            import hashlib
+            from binascii import hexlify
+
+            self.logbook.record("install", cmd.fingerprint, cmd.role, None,
+                                hexlify(hashlib.sha256(bytes(msp)).digest()[:16]).decode(), "ok")
+        except LogbookFull:
+            pass
         if self.life.state == lifecycle.CALIBRATED:
             self.life.advance(lifecycle.INSTALLED, self.board.time())
         return self.status({})
@@ -201,8 +264,6 @@ class Provisioning:
             _refuse("key %r: cannot unwrap (%s)" % (name, e))
 
     def erase_signed(self, args, cmd):
-        if roles.MANUFACTURER not in cmd.roles:
-            _refuse("role: erase needs the manufacturer role")
         return self._erase()
 
     def _erase(self):
@@ -215,6 +276,9 @@ class Provisioning:
         self.guard.clear()
         _wipe(self.storage, "")
         self.ks.erase()
+        self.logbook.clear()
+        self.clock = Clock(self.board)
+        self.access = access.AccessTable(self.storage)
         return {"state": lifecycle.FACTORY}
 
     def _require(self, *states):
@@ -251,5 +315,5 @@ def add_commands(board, commands):
     commands["attest"] = p.attest
     commands["calibrate"] = p.calibrate
     commands["erase"] = p.erase_unsealed
-    commands["signed"] = p.run_signed
+    commands["signed"] = p
     return p

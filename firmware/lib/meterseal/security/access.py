@@ -169,23 +169,44 @@ def valid_roles(v):
 
 
 def peek(msg):
-    """(name, args, fingerprint) of a signed command before verification: to pick its trust
-    anchors and to name the attempt in the logbook. The fingerprint is of the certificate the
-    sender presents (SHA-256, first 16 bytes, hex), claimed, not proven. Nothing may act on
-    these; (None, None, None) for what cannot be read."""
+    """(name, args) of a signed command before verification, to pick its trust anchors and to
+    name the attempt in the logbook; (None, None) for what cannot be read. Nothing may act on
+    these. Walks the COSE_Sign1 heads (RFC 9052 section 4.2) and decodes only the payload: the
+    certificates in the protected header are not copied (verify() reads them)."""
+    from meterseal.crypto import cbor
+
+    try:
+        mt, tag, pos = cbor.read_head(msg, 0, len(msg))
+        mt2, n, pos = cbor.read_head(msg, pos, len(msg))
+        if mt != 0xC0 or tag != 18 or mt2 != 0x80 or n != 4:
+            return None, None
+        mt, n, pos = cbor.read_head(msg, pos, len(msg))  # protected: bstr, skipped
+        if mt != 0x40:
+            return None, None
+        _, pos = cbor.decode(msg, pos + n)  # unprotected map (empty in ours)
+        mt, n, pos = cbor.read_head(msg, pos, len(msg))  # payload bstr
+        if mt != 0x40:
+            return None, None
+        p, _ = cbor.decode(msg, pos, pos + n)
+        name, args = p.get("cmd"), p.get("args")
+    except Exception:  # any malformation: verify() names it properly afterwards
+        return None, None
+    if not isinstance(name, str):
+        return None, None
+    return name, args if isinstance(args, dict) else {}
+
+
+def claimed_signer(msg):
+    """The fingerprint (SHA-256 of the leaf certificate, first 16 bytes, hex) of the
+    certificate a refused command presents: claimed, not proven; None if there is none."""
     import hashlib
     from binascii import hexlify
 
-    from meterseal.crypto import cbor, cose
+    from meterseal.crypto import cose
 
     try:
         s1 = cose.parse_sign1(msg)
-        p = cbor.loads(s1.payload)
-        name, args = p.get("cmd"), p.get("args")
-        fp = hexlify(hashlib.sha256(bytes(s1.x5chain[0])).digest()[:16]).decode() \
+        return hexlify(hashlib.sha256(bytes(s1.x5chain[0])).digest()[:16]).decode() \
             if s1.x5chain else None
-    except Exception:  # any malformation: verify() names it properly afterwards
-        return None, None, None
-    if not isinstance(name, str):
-        return None, None, fp
-    return name, args if isinstance(args, dict) else {}, fp
+    except Exception:
+        return None

@@ -10,21 +10,21 @@
 # for as long as CERT_EM verifies (S1), whatever happened to the rest of the log.
 #
 # Storage: segments logbook/g<generation>-<index>.bin of _SEG entries, each a sequence of
-# [length u16 big-endian][entry], replaced whole with write_atomic per entry (power loss: the old
-# or the new segment, never a torn entry), and logbook/head.json {seq, hash, lost} written after
-# it. A reset starts generation g+1 with the reset entry and then deletes generation g.
+# [length u16 big-endian][entry], appended to (littlefs commits an append whole on close; a cut
+# frame on a plain folder is dropped at boot, never accepted), and logbook/head.json {seq, hash,
+# lost} replaced with write_atomic after it. A reset starts generation g+1 with the reset entry and then deletes generation g.
 # At first use the log is read back and compared with head.json: a log shorter than its head,
 # a segment that does not parse, or a head without a log mean that someone edited the flash;
 # the meter then records a "tamper" entry (the host's verify fails on it).
 import hashlib
 import json
 
-from meterseal.compat import const
+from meterseal.compat import IS_MICROPYTHON, const
 from meterseal.crypto import cbor, cose
 
 FORMAT_VERSION = 1
 DEFAULT_CAPACITY = const(500)
-_SEG = const(16)  # entries per segment file: at most ~4 KB rewritten per append
+_SEG = const(16)  # entries per segment file (~3.8 KB: one 4 KB flash block)
 _VALUE_MAX = const(96)  # larger old/new values are logged as their SHA-256
 _DIR = "logbook"
 _HEAD = "logbook/head.json"
@@ -38,23 +38,32 @@ class LogbookFull(Exception):
     pass
 
 
-def _frames(data):
-    """(entries, good_length) of one segment's bytes: the prefix that parses entry by entry."""
-    out = []
-    pos = 0
-    n = len(data)
-    while pos + 2 <= n:
-        ln = (data[pos] << 8) | data[pos + 1]
-        if ln == 0 or pos + 2 + ln > n:
-            break
-        rec = data[pos + 2:pos + 2 + ln]
-        try:
-            p = entry_payload(rec)
-        except Exception:
-            break
-        out.append((p["seq"], p.get("prev"), rec))
-        pos += 2 + ln
-    return out, pos
+def _scan(storage, name, visit):
+    """Read a segment entry by entry (never whole: a board's heap has few 4 KB holes), calling
+    visit(seq, prev, rec) for each; returns (good, size): the bytes that parse, the file's."""
+    good = 0
+    try:
+        f = storage.open(name, "rb")
+    except OSError:
+        return 0, 0
+    with f:
+        while True:
+            hdr = f.read(2)
+            if len(hdr) < 2:
+                size = good + len(hdr)
+                break
+            ln = (hdr[0] << 8) | hdr[1]
+            rec = f.read(ln) if ln else b""
+            try:
+                if len(rec) != ln or not ln:
+                    raise ValueError("cut")
+                p = entry_payload(rec)
+            except Exception:
+                size = good + 2 + len(rec) + len(f.read())
+                break
+            visit(p["seq"], p.get("prev"), rec)
+            good += 2 + ln
+    return good, size
 
 
 def entry_payload(rec):
@@ -118,19 +127,38 @@ class Logbook:
         self._tail_n = 0
         last_prev = None
         damage = None
+        state = [0, 0, _ZERO, None]  # count, seq, hash, prev
+
+        def visit(seq, prev, rec):
+            state[0] += 1
+            state[1], state[2], state[3] = seq, entry_hash(rec), prev
+
+        cut = None
+        self._tail_cut = False
         for k in range(len(segs)):
-            data = st.read(self._seg_name(self.gen, segs[k])) or b""
-            ents, good = _frames(data)
-            if segs[k] != k or (good != len(data) and damage is None):
-                damage = "segment %d of generation %d damaged" % (segs[k], self.gen)
-            for seq, prev, rec in ents:
-                self.count += 1
-                self.seq = seq
-                last_prev = prev
-                self.last_hash = entry_hash(rec)
-            self._tail_seg, self._tail_good, self._tail_n = segs[k], good, len(ents)
+            n0 = state[0]
+            good, size = _scan(st, self._seg_name(self.gen, segs[k]), visit)
+            if segs[k] != k and damage is None:
+                damage = "segment %d of generation %d missing" % (k, self.gen)
+            if good != size:
+                if k == len(segs) - 1:
+                    cut = (segs[k], good)
+                elif damage is None:
+                    damage = "segment %d of generation %d damaged" % (segs[k], self.gen)
+            self._tail_seg, self._tail_good, self._tail_n = segs[k], good, state[0] - n0
+        self.count, self.seq, self.last_hash, last_prev = state
         raw = st.read(_HEAD)
         head = json.loads(raw) if raw else None
+        if cut is not None:
+            self._tail_cut = True
+            if head is not None and head.get("seq") == self.seq:
+                # An append the power cut short (possible on a plain folder; littlefs commits
+                # an append whole on close): never committed to the head, so dropped.
+                name = self._seg_name(self.gen, cut[0])
+                st.write_atomic(name, (st.read(name) or b"")[:cut[1]])
+                self._tail_cut = False
+            elif damage is None:
+                damage = "segment %d of generation %d damaged" % (cut[0], self.gen)
         self.lost = head.get("lost", 0) if head else 0
         self._ready = True
         if head is not None:
@@ -225,9 +253,7 @@ class Logbook:
         if self._tail_n >= _SEG:
             self._tail_seg += 1
             self._tail_good = self._tail_n = 0
-        name = self._seg_name(self.gen, self._tail_seg)
-        data = (self._storage.read(name) or b"") if self._tail_good else b""
-        self._storage.write_atomic(name, data[:self._tail_good] + frame)
+        self._write_frame(self._seg_name(self.gen, self._tail_seg), frame, self._tail_good)
         self._tail_good += len(frame)
         self._tail_n += 1
         self.count += 1
@@ -235,6 +261,21 @@ class Logbook:
         self.last_hash = entry_hash(rec)
         self._save_head()
         return seq
+
+    def _write_frame(self, name, frame, good):
+        st = self._storage
+        if self._tail_cut:  # bytes after the last entry that parses: the tamper entry says so
+            st.write_atomic(name, (st.read(name) or b"")[:good])
+            self._tail_cut = False
+        # Append (littlefs commits it whole on close: the old or the new file); only the frame
+        # is in RAM. A plain folder (CPython) may keep a cut frame: _load drops it.
+        with st.open(name, "ab") as f:
+            f.write(frame)
+            if not IS_MICROPYTHON:
+                import os
+
+                f.flush()
+                os.fsync(f.fileno())
 
     def reset(self, expected_hash, fp, role):
         """Start a new log whose first entry is the reset, carrying the hash of the last entry.
@@ -260,6 +301,7 @@ class Logbook:
         self.lost = 0
         self.tamper_note = None
         self._tail_seg, self._tail_good, self._tail_n = 0, len(frame), 1
+        self._tail_cut = False
         self._save_head()
         return seq
 
@@ -271,14 +313,19 @@ class Logbook:
         out = []
         seg = first // _SEG
         skip = first - seg * _SEG
+        pos = [0]
+
+        def visit(_seq, _prev, rec):
+            if pos[0] >= skip and len(out) < count:
+                out.append(bytes(rec))
+            pos[0] += 1
+
         while len(out) < count:
-            data = self._storage.read(self._seg_name(self.gen, seg))
-            if data is None:
+            name = self._seg_name(self.gen, seg)
+            if not self._storage.exists(name):
                 break
-            ents, _ = _frames(data)
-            for _seq, _prev, rec in ents[skip:]:
-                if len(out) < count:
-                    out.append(bytes(rec))
+            pos[0] = 0
+            _scan(self._storage, name, visit)
             skip = 0
             seg += 1
         return out
