@@ -27,7 +27,7 @@ from .errors import EXIT_CHECK_FAILED
 from .pki_index import Index, fingerprint, parse_time, serial_hex
 from .pki_keys import (FileSigner, KeySigner, MIN_PASSPHRASE, PkiError, curve_by_name,
                        generate_key, read_passphrase, save_private_key, write_file)
-from .pki_profile import (KINDS, OPERATOR_ROLES, REASONS, build_certificate, build_crl,
+from .pki_profile import (KINDS, METROLOGICAL_ROLES, OPERATOR_ROLES, REASONS, build_certificate, build_crl,
                           identity_of, now_utc, public_key_from, sec1, slug, subject_name)
 
 FORMAT = 1
@@ -288,6 +288,24 @@ def issue_operator(pki, name, roles, public_key_sec1=None, key_passphrase=None, 
     return pki.issue("op", "sm", subject, key, roles=roles, not_before=not_before)
 
 
+def issue_metrological_operator(pki, name, roles, public_key_sec1=None, key_passphrase=None,
+                                not_before=None):
+    """CERT_MO: the institute's calibration authority certifies a signer of metrological commands
+    (set_time, set_parameter, the logbook; D2, D3): its own staff (role metrological-institute)
+    or a local operator it authorises (local-operator). Keys as for issue_operator, stored at
+    holder_key_path(pki, "mo", name)."""
+    roles = list(dict.fromkeys(roles or ()))
+    if not roles:
+        raise PkiError("a metrological operator certificate needs at least one role")
+    for r in roles:
+        if r not in METROLOGICAL_ROLES:
+            raise PkiError("the calibration authority grants only %s, not %r"
+                           % (", ".join(METROLOGICAL_ROLES), r))
+    key = _holder_key(pki, "mo", name, public_key_sec1, key_passphrase)
+    subject = subject_name("mo", name, pki.meta["institute"])
+    return pki.issue("mo", "calibration", subject, key, roles=roles, not_before=not_before)
+
+
 def issue_dcs(pki, name, public_key_sec1=None, organization=None, key_passphrase=None,
               not_before=None):
     """CERT_DCS: a delegated data collection service, role "data-collection" (paper 4.1)."""
@@ -410,6 +428,7 @@ def verify_pop(public_key_sec1, challenge, signature_raw, curve="p256"):
 
 
 __all__ = ["Pki", "PkiError", "PopError", "init_pki", "open_pki", "add_manufacturer", "issue_em",
-           "issue_device", "issue_operator", "issue_dcs", "holder_key_path", "chain",
+           "issue_device", "issue_operator", "issue_metrological_operator", "issue_dcs",
+           "holder_key_path", "chain",
            "trust_anchor", "find", "load_issued", "revoke", "make_crl", "new_challenge",
            "pop_message", "verify_pop", "to_der", "to_pem", "fingerprint"]

@@ -60,11 +60,17 @@ KINDS = {k.name: k for k in (
     Kind("op", "Operator (CERT_OP)", "sm", 2, False, None, (_DS,), None),
     Kind("dcs", "Data Collection Service (CERT_DCS)", "sm", 1, False, None, (_DS,),
          R.DATA_COLLECTION),
+    # Who signs metrological commands (D2): the institute's own staff and the local operators
+    # it authorises, certified by its calibration authority so that the chain ends at the
+    # institute root, the anchor of metrological commands (docs/access-control.md).
+    Kind("mo", "Metrological Operator (CERT_MO)", "calibration", 2, False, None, (_DS,), None),
 )}
 AUTHORITY_KINDS = ("institute", "calibration", "software", "ca", "manufacturer", "sm")
 # Roles the MSP's security management may grant to operators: not the authorities' own.
 OPERATOR_ROLES = tuple(r for r in R.ALL
                        if r not in (R.METROLOGICAL_INSTITUTE, R.MANUFACTURER, R.MSP_SECURITY))
+# Roles the institute's calibration authority grants in CERT_MO: the metrological ones only.
+METROLOGICAL_ROLES = (R.METROLOGICAL_INSTITUTE, R.LOCAL_OPERATOR)
 NOT_BEFORE_SLACK = datetime.timedelta(hours=1)  # boards' clocks run a little behind
 
 

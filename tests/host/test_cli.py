@@ -15,6 +15,8 @@ COVERED = {
     "mbus": "tests/system/test_mbus_bus.py",
     "provision": "tests/system/test_provisioning.py",
     "readings": "tests/system/test_meter_readings.py",
+    "cmd": "tests/system/test_meter_commands.py",
+    "logbook": "tests/system/test_meter_commands.py, tests/system/test_logbook.py",
 }
 
 
