@@ -7,19 +7,17 @@ from .options import confirm, connect, open_pki
 from .report import table
 
 
-def _read(args):
+def _read(args, p, con):
     from . import logbook
+    from .commands import _der
 
-    with open_pki(args) as p, connect(args) as con:
-        s = open_session(args, con, p)
-        entries, head = logbook.read_all(s)
-        payloads = logbook.check(entries, head, s.em_key(), s.device_id)
+    s = open_session(args, con, p)
+    entries, head = logbook.read_all(s)
+    payloads = logbook.check(entries, head, s.em_key(), s.device_id)
+    if getattr(args, "out", None):
         cert = s._directory.fetch(s.device_id, kind="em")
-        from .commands import _der
-
-        if getattr(args, "out", None):
-            logbook.save(args.out, s.device_id, _der(cert), entries, head)
-        return s, entries, head, payloads
+        logbook.save(args.out, s.device_id, _der(cert), entries, head)
+    return s, entries, head, payloads
 
 
 def _print(device_id, head, payloads):
@@ -40,7 +38,8 @@ def build_read(p):
 
 
 def do_read(args):
-    s, _entries, head, payloads = _read(args)
+    with open_pki(args) as p, connect(args) as con:
+        s, _entries, head, payloads = _read(args, p, con)
     _print(s.device_id, head, payloads)
     return 0
 
@@ -82,8 +81,10 @@ def do_verify(args):
     else:
         if not args.signer:
             raise ToolError("reading a meter needs --as NAME (a signer of the institute's role)")
-        s, entries, head, _ = _read(args)
-        payloads = logbook.check(entries, head, s.em_key(), s.device_id, previous)
+        with open_pki(args) as p, connect(args) as con:
+            s = open_session(args, con, p)
+            entries, head = logbook.read_all(s)
+            payloads = logbook.check(entries, head, s.em_key(), s.device_id, previous)
         device = s.device_id
     print("logbook of %s verifies: %d entries, signatures, sequence and chain intact, newest "
           "entry %d is the meter's head" % (device, len(payloads), head["seq"]))
@@ -101,9 +102,9 @@ def do_reset(args):
     confirm(args, "RESET", "Resetting the metrological logbook")
     from . import logbook
 
-    s, entries, head, payloads = _read(args)
-    logbook.check(entries, head, s.em_key(), s.device_id)
-    out = s.send("reset_logbook", {"head": logbook.last_hash(entries) or bytes(32)})
+    with open_pki(args) as p, connect(args) as con:
+        s, entries, head, _ = _read(args, p, con)  # checked and archived first
+        out = s.send("reset_logbook", {"head": logbook.last_hash(entries) or bytes(32)})
     print("archived %d entries of %s in %s; the new log starts with the reset, entry %d"
           % (len(entries), s.device_id, args.out, out["head"]["seq"]))
     return 0
