@@ -64,12 +64,12 @@ def test_unprovisioned_meter_measures_but_does_not_seal(tmp_path):
         r = con.request("readings", {})
         assert r["readings"] == [] and r["last"] == 0 and r["sealing"] == st["sealing"]
         regs = con.request("readout")["registers"]
-        assert [bytes(x[0]) for x in regs][:4] == [b"\x01\x00\x01\x08\x00\xff",
-                                                   b"\x01\x00\x01\x08\x01\xff",
-                                                   b"\x01\x00\x01\x08\x02\xff",
-                                                   b"\x01\x00\x02\x08\x00\xff"]
-        # import = tariff 1 + tariff 2, in 0.1 Wh
-        assert abs(regs[0][1] - regs[1][1] - regs[2][1]) <= 1
+        assert [bytes(x[0]) for x in regs] == [b"\x01\x00\x01\x08\x00\xff",
+                                               b"\x01\x00\x02\x08\x00\xff",
+                                               b"\x01\x00\x10\x07\x00\xff"]
+        # import = tariff 1 + tariff 2 exactly, in mWh
+        r = con.request("meter")["registers"]
+        assert r["imp"] == r["t1"] + r["t2"] and r["imp"] + r["exp"] > 0
 
 
 def test_readings_are_sealed_and_served_byte_for_byte(sealed_meter):

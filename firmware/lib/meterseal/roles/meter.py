@@ -76,20 +76,24 @@ class Meter:
         return self.clock.now_ms() // 1000
 
     def readout(self):
-        """Current register values: [(obis6, value, scaler, unit)], value * 10**scaler in unit."""
+        """What the link services (IEC 62056-21 data readout, M-Bus) send: [(obis6, value,
+        scaler, unit)], value * 10**scaler in unit. The tariff registers are in registers()."""
         r = self.regs
         return [
             (OBIS_IMPORT, r.imp // 100, -1, UNIT_WH),
-            (OBIS_T1, r.t1 // 100, -1, UNIT_WH),
-            (OBIS_T2, r.t2 // 100, -1, UNIT_WH),
             (OBIS_EXPORT, r.exp // 100, -1, UNIT_WH),
             (OBIS_POWER, self.power_w, 0, UNIT_W),
         ]
 
     def registers(self):
-        """{"time", "registers": readout(), "seconds_index", "tariff"}: live, unsealed values."""
-        return {"time": self.now_s(), "registers": [list(x) for x in self.readout()],
-                "seconds_index": self.regs.sec, "tariff": self._tariff(self.now_s())}
+        """{"time", "registers": [[obis6, value, scaler, unit]] of 1.8.0, 1.8.1, 1.8.2, 2.8.0,
+        16.7.0, "seconds_index", "tariff"}: live, unsealed values."""
+        r = self.regs
+        regs = [[OBIS_IMPORT, r.imp // 100, -1, UNIT_WH], [OBIS_T1, r.t1 // 100, -1, UNIT_WH],
+                [OBIS_T2, r.t2 // 100, -1, UNIT_WH], [OBIS_EXPORT, r.exp // 100, -1, UNIT_WH],
+                [OBIS_POWER, self.power_w, 0, UNIT_W]]
+        return {"time": self.now_s(), "registers": regs, "seconds_index": r.sec,
+                "tariff": self._tariff(self.now_s())}
 
     def newest(self):
         return self.regs.snap
