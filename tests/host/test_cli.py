@@ -16,7 +16,7 @@ COVERED = {
     "provision": "tests/system/test_provisioning.py",
     "readings": "tests/system/test_meter_readings.py",
     "cmd": "tests/system/test_meter_commands.py",
-    "logbook": "tests/system/test_meter_commands.py, tests/system/test_logbook.py",
+    "logbook": "tests/system/test_meter_commands.py, tests/system/test_meter_logbook.py",
 }
 
 

@@ -1,4 +1,4 @@
-# Run under the MicroPython interpreter by tests/system/test_logbook.py on a stopped simulated
+# Run under MicroPython by tests/system/test_meter_logbook.py on a stopped simulated
 # board's state folder: the files of logbook/ in its littlefs image, as someone with the flash
 # in hand sees them. One command per run, one JSON line out:
 #   ls | read NAME | write NAME @HEXFILE | remove NAME
