@@ -5,7 +5,7 @@ import sys
 from .errors import ToolError
 from .options import ENV_PKI, open_pki, pki_dir, pki_options
 from .pki_keys import read_passphrase
-from .pki_profile import KINDS, OPERATOR_ROLES, REASONS
+from .pki_profile import KINDS, METROLOGICAL_ROLES, OPERATOR_ROLES, REASONS
 from .report import table
 
 ENV_KEY_PASSPHRASE = "METERSEAL_KEY_PASSPHRASE"
@@ -285,25 +285,35 @@ def _holder_options(p):
                    % ENV_KEY_PASSPHRASE)
 
 
-def build_issue_operator(p):
-    p.add_argument("name", help="the operator's name (subject CN)")
-    p.add_argument("--role", action="append", required=True, choices=OPERATOR_ROLES,
-                   help="a role the certificate grants; repeat for several")
-    _holder_options(p)
+def _role_holder(kind, issue, roles):
+    """issue-operator (CERT_OPi by the MSP's SM) and issue-mo (CERT_MO by the calibration
+    authority) differ only in issuer, kind and the roles it may grant."""
+
+    def build(p):
+        p.add_argument("name", help="the holder's name (subject CN)")
+        p.add_argument("--role", action="append", required=True, choices=roles,
+                       help="a role the certificate grants; repeat for several")
+        _holder_options(p)
+
+    def do(args):
+        from . import pki
+
+        with open_pki(args) as p:
+            pub = _read_public_key(args.public_key) if args.public_key else None
+            cert = getattr(pki, issue)(p, args.name, args.role, pub,
+                                       key_passphrase=None if pub else _key_passphrase(args))
+            extra = [] if pub else [("key", str(pki.holder_key_path(p, kind, args.name)))]
+            _summary(p, cert, extra)
+        if args.output:
+            _write_out(cert, args.output)
+        return 0
+
+    return build, do
 
 
-def do_issue_operator(args):
-    from . import pki
-
-    with open_pki(args) as p:
-        pub = _read_public_key(args.public_key) if args.public_key else None
-        cert = pki.issue_operator(p, args.name, args.role, pub,
-                                  key_passphrase=None if pub else _key_passphrase(args))
-        extra = [] if pub else [("key", str(pki.holder_key_path(p, "op", args.name)))]
-        _summary(p, cert, extra)
-    if args.output:
-        _write_out(cert, args.output)
-    return 0
+build_issue_operator, do_issue_operator = _role_holder("op", "issue_operator", OPERATOR_ROLES)
+build_issue_mo, do_issue_mo = _role_holder("mo", "issue_metrological_operator",
+                                           METROLOGICAL_ROLES)
 
 
 def build_issue_dcs(p):
@@ -340,6 +350,8 @@ SUBCOMMANDS = {
     "issue-operator": (build_issue_operator, do_issue_operator,
                        "CERT_OPi with role-oriented rights for an operator"),
     "issue-dcs": (build_issue_dcs, do_issue_dcs, "CERT_DCS for a data collection service"),
+    "issue-mo": (build_issue_mo, do_issue_mo,
+                 "CERT_MO: a signer of metrological commands, by the calibration authority"),
 }
 
 

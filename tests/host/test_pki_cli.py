@@ -117,6 +117,11 @@ def test_issue_every_kind(run, ca, tmp_path, monkeypatch):
                                        b"the dcs long passphrase")
     code, out, _ = run("ca", "list", "--dir", ca, "--kind", "op")
     assert "alice" in out and "bob" in out and "2 certificates" in out
+    code, out, _ = run("ca", "issue-mo", "--dir", ca, "Inspector", "--role",
+                       "metrological-institute")
+    assert code == 0 and "keys/mo-inspector.key.pem" in out and "Calibration Authority" in out
+    with pytest.raises(SystemExit):  # the calibration authority grants no MSP roles
+        run("ca", "issue-mo", "--dir", ca, "Mallory", "--role", "msp-operator")
     code, out, _ = run("ca", "add-manufacturer", "--dir", ca, "Second Maker")
     assert code == 0 and "Second Maker Manufacturer CA" in out
     # With two manufacturers, --manufacturer is needed.
