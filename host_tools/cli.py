@@ -40,14 +40,24 @@ def build_sim(p):
                    help="run the firmware under MicroPython (default) or CPython for debugging")
     p.add_argument("--console-port", type=int, help="TCP port of the console UART (default: "
                    "the one the state folder recorded, else a free one)")
+    p.add_argument("--time-scale", type=int, metavar="N", help="meter: run the meter clock N "
+                   "times faster (96: a day in 15 minutes)")
+    p.add_argument("--load-w", type=int, metavar="W", help="meter: base load of the simulated "
+                   "household in watts (daily shape applied)")
 
 
 def do_sim(args):
     from .sim import run_foreground
 
+    settings = {}
+    if args.time_scale:
+        settings["sim_time_scale"] = args.time_scale
+    if args.load_w is not None:
+        settings["sim_load"] = {"base_w": args.load_w, "shape": "household"}
     return run_foreground(args.state, board=args.board, role=args.role,
                           interpreter=args.interpreter,
-                          ports={"console": args.console_port} if args.console_port else None)
+                          ports={"console": args.console_port} if args.console_port else None,
+                          settings=settings)
 
 
 # --- demo ---------------------------------------------------------------------------------------

@@ -61,6 +61,9 @@ class BoardConsole:
             value = cbor2.loads(body)
             if ftype == cp.T_ERROR:
                 code, reason = value
+                if code == cp.E_BUSY and _attempt < self.retries:
+                    time.sleep(0.3)  # the board collected its heap: ask again
+                    continue
                 raise BoardError(code, cp.ERROR_NAMES.get(code, str(code)), reason)
             return value
         raise NoAnswer("no answer from %s within %.1f s (%d tries): is it the board's console "

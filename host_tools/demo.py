@@ -5,7 +5,6 @@ steps do it (CA hierarchy in a temporary folder with a generated passphrase; man
 calibrate, install over the console), runs at 2880x (15 meter-minutes in 0.3 s) for a few
 profile periods, and the host pulls its sealed readings and verifies each one against CERT_EM
 and its chain to the institute root. Everything stops at the end; nothing keeps running."""
-import json
 import secrets
 import tempfile
 import time
@@ -41,10 +40,9 @@ def run_demo(board="esp32", interpreter="micropython", keep=None):
         p = pkimod.open_pki(work / "pki", passphrase)
         directory = FolderDirectory(work / "dir")
         directory.publish_pki(p)
-        b = SimulatedBoard(state, board=board, interpreter=interpreter)
-        b.config.update({"sim_time_scale": DEMO_SCALE,
-                         "sim_load": {"base_w": 800, "shape": "household", "pv_peak_w": 1500}})
-        (b.state_dir / "board.json").write_text(json.dumps(b.config, indent=1))
+        b = SimulatedBoard(state, board=board, interpreter=interpreter, settings={
+            "sim_time_scale": DEMO_SCALE,
+            "sim_load": {"base_w": 800, "shape": "household", "pv_peak_w": 1500}})
         with b:
             print(describe(b))
             print()

@@ -43,12 +43,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def prepare_state(state_dir, board="esp32", role=None, ports=None, links=None):
+def prepare_state(state_dir, board="esp32", role=None, ports=None, links=None, settings=None):
     """Write the simulated board's configuration into state_dir and return it.
 
     The first start fixes the board, role and TCP ports; later starts on the same folder keep them
     (so socket:// URLs stay valid) unless given explicitly. `ports` maps a UART to the TCP port it
     serves; `links` maps a UART to "HOST:PORT" of a bus hub it joins instead (see simbus.py).
+    `settings` adds or overrides board.json keys (e.g. sim_time_scale, sim_load); they too are
+    kept for later starts.
     """
     state = Path(state_dir).resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -79,6 +81,10 @@ def prepare_state(state_dir, board="esp32", role=None, ports=None, links=None):
             u["tcp_port"] = ports.get(name) or was.get("tcp_port") or free_port()
         uarts[name] = u
     cfg["uarts"] = uarts
+    for k, v in old.items():  # the simulator's own settings survive a restart
+        if k.startswith("sim_") and not k.startswith("sim_frozen"):
+            cfg.setdefault(k, v)
+    cfg.update(settings or {})
     tmp = cfg_path.with_suffix(".tmp")
     tmp.write_text(json.dumps(cfg, indent=1))
     tmp.replace(cfg_path)
@@ -96,10 +102,10 @@ class SimulatedBoard:
     """One simulated board process. Use as a context manager: it never outlives its owner."""
 
     def __init__(self, state_dir, board="esp32", role=None, interpreter="micropython", ports=None,
-                 links=None):
+                 links=None, settings=None):
         if interpreter not in INTERPRETERS:
             raise ToolError("unknown interpreter %r (micropython or cpython)" % interpreter)
-        self.config = prepare_state(state_dir, board, role, ports, links)
+        self.config = prepare_state(state_dir, board, role, ports, links, settings)
         self.state_dir = Path(self.config["state_dir"])
         if interpreter == "micropython":
             self._freeze()
@@ -198,9 +204,11 @@ def describe(board):
     return "\n".join(lines)
 
 
-def run_foreground(state_dir, board=None, role=None, interpreter="micropython", ports=None):
+def run_foreground(state_dir, board=None, role=None, interpreter="micropython", ports=None,
+                   settings=None):
     """`meterseal sim`: run one board until Ctrl-C; its output goes to the terminal."""
-    b = SimulatedBoard(state_dir, board=board, role=role, interpreter=interpreter, ports=ports)
+    b = SimulatedBoard(state_dir, board=board, role=role, interpreter=interpreter, ports=ports,
+                       settings=settings)
     b.start(log=sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None)
     print(describe(b), flush=True)
     print("Ctrl-C stops the board; starting again on the same --state continues.", flush=True)

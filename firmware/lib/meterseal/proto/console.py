@@ -83,52 +83,77 @@ class FrameReader:
 
     def __init__(self, max_payload=MAX_PAYLOAD):
         self._max = max_payload
-        self._buf = bytearray()
+        # One buffer for one maximal frame, made once: a board's heap fragments over a long
+        # uptime, and a frame must never need a fresh multi-kilobyte block to be received.
+        self._buf = bytearray(HEADER_LEN + max_payload + 2)
+        self._mv = memoryview(self._buf)
+        self._n = 0
 
     def pending(self):
-        return len(self._buf)
+        return self._n
 
     def reset(self):
         # Drop a partial frame (the caller decides when a sender has gone quiet for too long).
-        self._buf = bytearray()
+        self._n = 0
+
+    def _drop(self, k):
+        # Forget the first k buffered bytes (memmove within the buffer, no allocation).
+        n = self._n
+        if k >= n:
+            self._n = 0
+            return
+        self._mv[0:n - k] = self._mv[k:n]
+        self._n = n - k
 
     def feed(self, data):
-        self._buf.extend(data)
-        cap = HEADER_LEN + self._max + 2
-        if len(self._buf) > 2 * cap:
-            # Noise without SOF faster than we parse it: keep only the tail.
-            self._buf = self._buf[-cap:]
+        cap = len(self._buf)
+        i = 0
+        while i < len(data):
+            if self._n == cap:
+                # Full without a complete frame: what is there cannot start one; keep parsing
+                # from the next SOF after the first byte.
+                self._drop(max(1, self._find(1)))
+            k = min(cap - self._n, len(data) - i)
+            self._mv[self._n:self._n + k] = data[i:i + k]
+            self._n += k
+            i += k
+            if self._n == cap:
+                return  # the caller's next_frame() makes room; the rest is dropped as noise
+
+    def _find(self, start=0):
+        i = self._buf.find(b"\xa5", start, self._n)
+        return self._n if i < 0 else i
 
     def next_frame(self):
         buf = self._buf
         while True:
-            i = buf.find(b"\xa5")
-            if i < 0:
-                buf[:] = b""
-                return None
+            i = self._find()
             if i:
-                buf[:i] = b""
-            if len(buf) < HEADER_LEN:
+                self._drop(i)
+            n_buf = self._n
+            if n_buf < HEADER_LEN:
                 return None
             if crc16_x25(buf, 1, 7) != (buf[7] << 8) | buf[8]:
-                buf[:1] = b""  # not a header: look for the next SOF
+                self._drop(1)  # not a header: look for the next SOF
                 continue
             req_id = (buf[3] << 8) | buf[4]
             n = (buf[5] << 8) | buf[6]
             if buf[1] != VERSION:
-                buf[:HEADER_LEN] = b""
-                raise FrameError(E_VERSION, "protocol version %d not supported" % buf[1], req_id)
+                v = buf[1]
+                self._drop(HEADER_LEN)
+                raise FrameError(E_VERSION, "protocol version %d not supported" % v, req_id)
             if n > self._max:
-                buf[:HEADER_LEN] = b""
+                self._drop(HEADER_LEN)
                 raise FrameError(E_TOO_LARGE, "payload of %d bytes exceeds %d" % (n, self._max),
                                  req_id)
             total = HEADER_LEN + n + 2
-            if len(buf) < total:
+            if n_buf < total:
                 return None
             ftype = buf[2]
-            payload = bytes(buf[HEADER_LEN:HEADER_LEN + n])
-            good = crc16_x25(payload) == (buf[total - 2] << 8) | buf[total - 1]
-            buf[:total] = b""
+            crc = (buf[total - 2] << 8) | buf[total - 1]
+            good = crc16_x25(buf, HEADER_LEN, HEADER_LEN + n) == crc
+            payload = bytes(self._mv[HEADER_LEN:HEADER_LEN + n]) if good else None
+            self._drop(total)
             if not good:
                 raise FrameError(E_FRAME, "payload CRC mismatch", req_id)
             return ftype, req_id, payload

@@ -2,6 +2,7 @@
 # them to the command table, answers. Malformed input gets an error reply or is dropped; it
 # never stops the service, and a slow or silent sender never blocks the board's other tasks.
 import asyncio
+import gc
 
 from meterseal.compat import wait_for_ms
 from meterseal.crypto import cbor
@@ -42,12 +43,21 @@ class ConsoleService:
             while True:
                 try:
                     frame = reader.next_frame()
+                    if frame is None:
+                        break
+                    await self._handle(frame)
                 except cp.FrameError as e:
                     await self._send_error(e.args[2], e.args[0], e.args[1])
-                    continue
-                if frame is None:
+                except MemoryError:
+                    # A fragmented heap must cost one request, never the console: drop what is
+                    # buffered, collect, and tell the host to try again.
+                    reader.reset()
+                    gc.collect()
+                    try:
+                        await self._send_error(0, cp.E_BUSY, "out of memory; try again")
+                    except MemoryError:
+                        pass
                     break
-                await self._handle(frame)
 
     async def _send_error(self, req_id, code, reason):
         await self._answer(cp.encode_frame(cp.T_ERROR, req_id, cbor.dumps([code, reason])))
@@ -88,6 +98,13 @@ class ConsoleService:
         except DecodeError as e:
             await self._send_error(req_id, cp.E_BAD_REQUEST, "payload is not deterministic CBOR: "
                                    + str(e))
+            return
+        except MemoryError:
+            # Not cached: the host's retry of this request must run it again.
+            self._last_key = None
+            gc.collect()
+            await self._uart.write(cp.encode_frame(cp.T_ERROR, req_id, cbor.dumps(
+                [cp.E_BUSY, "out of memory; try again"])))
             return
         except Exception as e:  # a bug must not take the console down with it
             await self._send_error(req_id, cp.E_INTERNAL, "%s: %s" % (type(e).__name__, e))
