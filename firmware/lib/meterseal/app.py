@@ -53,7 +53,26 @@ async def run(board):
     for t in tasks:
         asyncio.create_task(t)
     console = ConsoleService(board.uart("console"), commands)
-    await console.run()
+    while True:
+        # The console is the only way in: whatever escapes it (a bug) is reported on the
+        # board's log and the service starts again, rather than main.py ending (which on a
+        # board would hand the UART back to the REPL).
+        try:
+            await console.run()
+        except Exception as e:  # noqa: BLE001
+            _report(e)
+            gc.collect()
+
+
+def _report(e):
+    import sys
+
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(e)
+    else:
+        import traceback
+
+        traceback.print_exception(e)
 
 
 def main():
