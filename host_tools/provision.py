@@ -82,8 +82,11 @@ def calibrate(con, p, directory=None, progress=None):
                                    "institute_root": _der(pkimod.trust_anchor(p, "institute")),
                                    "calibration_ca": _der(p.certificate("calibration"))})
     if directory is not None:
+        # K1: CERT_EM goes to the directory with the chain that verifies it years from now.
+        directory.publish(p.certificate("calibration"))
+        directory.publish(pkimod.trust_anchor(p, "institute"))
         directory.publish(cert, "em", keys["device_id"])
-        _say(progress, "CERT_EM published in the directory")
+        _say(progress, "CERT_EM and its chain published in the directory")
     _say(progress, "board sealed: %s" % st["state"])
     return cert
 
