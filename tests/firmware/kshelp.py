@@ -12,14 +12,14 @@ _MOUNT = "/flash"  # where hal/sim.py mounts the image under MicroPython
 _n = [0]
 
 
-def _rmtree(path):
+def rmtree(path):
     try:
         mode = os.stat(path)[0]
     except OSError:
         return
     if mode & 0x4000:
         for name in os.listdir(path):
-            _rmtree(path + "/" + name)
+            rmtree(path + "/" + name)
         os.rmdir(path)
     else:
         os.remove(path)
@@ -38,7 +38,7 @@ def fresh_board(tag="b", blocks=48, keystore="sim-file"):
     _n[0] += 1
     pid = os.getpid() if hasattr(os, "getpid") else 0
     d = "/tmp/meterseal-ks-%s-%d-%d" % (tag, pid, _n[0])
-    _rmtree(d)
+    rmtree(d)
     os.mkdir(d)
     unmount()
     if IS_MICROPYTHON:

@@ -66,3 +66,50 @@ def unhex(s):
     import binascii
 
     return binascii.unhexlify(s)
+
+
+class Rng:
+    """xorshift32: the same sequence under both interpreters (their `random` modules differ), so
+    a fuzz failure found under one replays under the other."""
+
+    def __init__(self, seed):
+        self.s = seed
+
+    def next(self):
+        x = self.s
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.s = x
+        return x
+
+    def below(self, n):
+        return self.next() % n
+
+    def bytes(self, n):
+        return bytes(self.next() & 0xFF for _ in range(n))
+
+
+def fuzz_count(n_cpython, n_micropython):
+    """Cases for a fuzz test: its CI size times METERSEAL_FUZZ_SCALE (`make fuzz`)."""
+    try:
+        scale = int(os.getenv("METERSEAL_FUZZ_SCALE") or "1")
+    except (AttributeError, ValueError):
+        scale = 1
+    return (n_micropython if IS_MICROPYTHON else n_cpython) * scale
+
+
+class MemStorage:
+    """The part of hal.storage.Storage that tables and counters use, in memory."""
+
+    def __init__(self):
+        self.files = {}
+
+    def read(self, name):
+        return self.files.get(name)
+
+    def write_atomic(self, name, data):
+        self.files[name] = bytes(data)
+
+    def remove(self, name):
+        self.files.pop(name, None)

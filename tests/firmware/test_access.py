@@ -2,7 +2,7 @@
 # may change which entry, and what a file planted on the flash can and cannot change.
 from meterseal.security import access as A
 from meterseal.security import roles as R
-from mptest import raises
+from mptest import MemStorage, raises
 
 INST, LOC, MFC = R.METROLOGICAL_INSTITUTE, R.LOCAL_OPERATOR, R.MANUFACTURER
 SM, OP, EP, DISP, DCS, CUST = (R.MSP_SECURITY, R.MSP_OPERATOR, R.ENERGY_PROVIDER, R.DISPLAY,
@@ -20,17 +20,6 @@ EXPECTED = {
     "install": {MFC},
     "erase": {MFC},
 }
-
-
-class MemStorage:
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write_atomic(self, name, data):
-        self.files[name] = bytes(data)
 
 
 def _may(t, name, role, args=None):

@@ -1,6 +1,6 @@
 # Deterministic CBOR codec: RFC 8949 Appendix A examples, section 4.2.1 rules, strict decoding.
 # Runs under CPython and the MicroPython interpreter.
-from mptest import raises, unhex
+from mptest import Rng as _Rng, raises, unhex
 
 from meterseal.crypto.cbor import Tag, decode, dumps, encode_into, head, loads, put_head, read_head
 from meterseal.crypto.errors import DecodeError
@@ -255,23 +255,6 @@ def test_encode_into_appends():
     encode_into(out, [1, "a"])
     encode_into(out, b"\x00")
     assert out == unhex("aa" "82016161" "4100")
-
-
-class _Rng:
-    # xorshift32: the same sequence under both interpreters, no random module needed.
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s
-
-    def bytes(self, n):
-        return bytes(self.next() & 0xFF for _ in range(n))
 
 
 def _check_strict(buf):

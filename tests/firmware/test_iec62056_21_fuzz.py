@@ -3,10 +3,9 @@
 # 100,000 cases under CPython (times METERSEAL_FUZZ_SCALE, `make fuzz`), fewer under
 # MicroPython, from a fixed seed so that a failure can be replayed.
 import asyncio
-import os
 import sys
 
-from mptest import unhex, vector_lines
+from mptest import Rng as _Rng, fuzz_count as _count, unhex, vector_lines
 
 from iec_loop import pair
 from meterseal.proto import iec62056_21 as iec
@@ -14,31 +13,6 @@ from meterseal.roles.iec_client import IecClient
 from meterseal.roles.iec_server import IecServer
 
 _MP = sys.implementation.name == "micropython"
-
-
-def _count(n_cpython, n_micropython):
-    try:
-        scale = int(os.getenv("METERSEAL_FUZZ_SCALE") or "1")
-    except (AttributeError, ValueError):
-        scale = 1
-    return (n_micropython if _MP else n_cpython) * scale
-
-
-class _Rng:
-    # xorshift32: the same sequence under both interpreters
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        x = self.s
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.s = x
-        return x
-
-    def below(self, n):
-        return self.next() % n
 
 
 # Bytes that steer the decoders: control characters, separators, letters of the commands.

@@ -6,6 +6,7 @@ import os
 from meterseal.crypto import ecdsa
 from meterseal.hal.storage import Storage
 from meterseal.security import logbook as lb
+from kshelp import rmtree
 from mptest import raises
 
 _D = 0x1F2E3D4C5B6A79880112233445566778899AABBCCDDEEFF00112233445566778
@@ -22,24 +23,11 @@ class KeySigner:
 _N = [0]
 
 
-def _rmtree(path):
-    try:
-        mode = os.stat(path)[0]
-    except OSError:
-        return
-    if mode & 0x4000:
-        for name in os.listdir(path):
-            _rmtree(path + "/" + name)
-        os.rmdir(path)
-    else:
-        os.remove(path)
-
-
-def MemStorage():
+def _folder_storage():
     """A fresh storage folder (the board's Storage on a plain directory)."""
     _N[0] += 1
     d = "/tmp/meterseal-logbook-%d-%d" % (os.getpid() if hasattr(os, "getpid") else 0, _N[0])
-    _rmtree(d)
+    rmtree(d)
     os.mkdir(d)
     return Storage(d)
 
@@ -53,7 +41,7 @@ def _clock():
 
 
 def _book(st=None, capacity=500):
-    return lb.Logbook(st or MemStorage(), KeySigner, _clock, capacity)
+    return lb.Logbook(st or _folder_storage(), KeySigner, _clock, capacity)
 
 
 def _check(book, previous=None):
@@ -83,7 +71,7 @@ def test_entries_are_signed_chained_and_read_back_in_segments():
 
 
 def test_a_reopened_logbook_continues_the_chain():
-    st = MemStorage()
+    st = _folder_storage()
     _fill(_book(st), 5)
     b = _book(st)
     _fill(b, 2)
@@ -100,7 +88,7 @@ def test_big_values_are_logged_as_their_hash():
 
 
 def test_full_logbook_refuses_then_reset_starts_a_new_log_with_the_old_hash():
-    st = MemStorage()
+    st = _folder_storage()
     b = _book(st, capacity=4)
     _fill(b, 4)
     assert b.full and b.status_word() & lb.STATUS_FULL
@@ -126,7 +114,7 @@ def test_full_logbook_refuses_then_reset_starts_a_new_log_with_the_old_hash():
 
 
 def test_a_reset_cut_short_by_a_power_loss_is_finished_at_boot():
-    st = MemStorage()
+    st = _folder_storage()
     b = _book(st)
     _fill(b, 3)
     seg0, head0 = st.read("logbook/g0-0.bin"), st.read("logbook/head.json")
@@ -140,7 +128,7 @@ def test_a_reset_cut_short_by_a_power_loss_is_finished_at_boot():
 
 
 def _tampered(edit, n=6):
-    st = MemStorage()
+    st = _folder_storage()
     b = _book(st)
     _fill(b, n)
     head = b.head()
@@ -221,7 +209,7 @@ def test_the_head_must_match_the_last_entry():
 
 
 def test_power_loss_between_segment_and_head_keeps_the_entry():
-    st = MemStorage()
+    st = _folder_storage()
     b = _book(st)
     _fill(b, 3)
     head = st.read("logbook/head.json")
@@ -233,7 +221,7 @@ def test_power_loss_between_segment_and_head_keeps_the_entry():
 
 
 def test_a_frame_cut_by_a_power_loss_is_dropped_not_accepted():
-    st = MemStorage()
+    st = _folder_storage()
     b = _book(st)
     _fill(b, 3)
     head = st.read("logbook/head.json")

@@ -2,23 +2,14 @@
 # receive path: mutated and truncated telegrams must decode or raise mbus.FrameError, nothing
 # else, and never hang. 100,000 cases under CPython (times METERSEAL_FUZZ_SCALE, `make fuzz`),
 # fewer under MicroPython, from a fixed seed so a failure can be replayed.
-import os
 import sys
 
-from mptest import unhex
+from mptest import Rng as _Rng, fuzz_count as _count, unhex
 
 from meterseal.proto import mbus
 from meterseal.proto import mbus_records as mr
 
 _MP = sys.implementation.name == "micropython"
-
-
-def _count(n_cpython, n_micropython):
-    try:
-        scale = int(os.getenv("METERSEAL_FUZZ_SCALE") or "1")
-    except (AttributeError, ValueError):
-        scale = 1
-    return (n_micropython if _MP else n_cpython) * scale
 
 
 def _seeds():
@@ -32,23 +23,6 @@ def _seeds():
     out.append(unhex("680B0B6873FD5278563412FFFFFFFFD216"))
     out.append(b"\xe5")
     return out
-
-
-class _Rng:
-    # xorshift32: the same sequence under both interpreters
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        x = self.s
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.s = x
-        return x
-
-    def below(self, n):
-        return self.next() % n
 
 
 def _mutate(rng, seed):

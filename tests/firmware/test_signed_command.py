@@ -1,24 +1,10 @@
 # security/signed_command.py: authentication of signed commands (S2, S4, U2), against commands
 # made by the host tools with pyca/cryptography keys and certificates (prep_commands.py).
 from meterseal.security import signed_command as sc
-from mptest import raises, unhex, vector_lines
+from mptest import MemStorage, raises, unhex, vector_lines
 
 DEVICE = "1MSL0012345678"
 NOW = 1790000000
-
-
-class MemStorage:
-    def __init__(self):
-        self.files = {}
-
-    def read(self, name):
-        return self.files.get(name)
-
-    def write_atomic(self, name, data):
-        self.files[name] = bytes(data)
-
-    def remove(self, name):
-        self.files.pop(name, None)
 
 
 def _vectors():

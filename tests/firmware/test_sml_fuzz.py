@@ -6,7 +6,7 @@
 # and the stream reader fed mutated streams in random chunks.
 import os
 
-from mptest import IS_MICROPYTHON, unhex
+from mptest import Rng as _Rng, IS_MICROPYTHON, unhex
 
 from meterseal.proto import sml
 from meterseal.proto import sml_tl as tl
@@ -16,23 +16,6 @@ from meterseal.proto.sml import FrameError
 def _count():
     scale = int(os.getenv("METERSEAL_FUZZ_SCALE") or "1")
     return (2000 if IS_MICROPYTHON else 100000) * scale
-
-
-class _Rng:
-    # xorshift32: the same sequence on both interpreters (random differs between them).
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self):
-        x = self.s
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.s = x
-        return x
-
-    def below(self, n):
-        return self.next() % n
 
 
 def _seeds():

@@ -6,7 +6,7 @@
 import os
 import sys
 
-from mptest import unhex
+from mptest import Rng as _Rng, unhex
 
 from meterseal.crypto.errors import InvalidTag
 from meterseal.proto import oms, wmbus
@@ -18,20 +18,6 @@ _K = unhex("000102030405060708090A0B0C0D0E0F")
 _MP = sys.implementation.name == "micropython"
 _N = (2000 if _MP else 100000) * int(os.getenv("METERSEAL_FUZZ_SCALE") or "1")
 _VEC = __file__.rsplit("/", 1)[0] + "/../vectors/wmbus/telegrams.txt"
-
-
-class _Rng:
-    # xorshift32: the same stream on both interpreters.
-    def __init__(self, seed):
-        self.s = seed
-
-    def next(self, n):
-        s = self.s
-        s ^= (s << 13) & 0xFFFFFFFF
-        s ^= s >> 17
-        s ^= (s << 5) & 0xFFFFFFFF
-        self.s = s
-        return s % n
 
 
 def _seeds():
@@ -51,19 +37,19 @@ def _seeds():
 
 def _mutate(rng, f):
     b = bytearray(f)
-    op = rng.next(5)
+    op = rng.below(5)
     if op == 0:  # truncate
-        b = b[:rng.next(len(b) + 1)]
+        b = b[:rng.below(len(b) + 1)]
     elif op == 1:  # insert bytes
-        p = rng.next(len(b) + 1)
-        b = b[:p] + bytes(rng.next(256) for _ in range(1 + rng.next(4))) + b[p:]
+        p = rng.below(len(b) + 1)
+        b = b[:p] + bytes(rng.below(256) for _ in range(1 + rng.below(4))) + b[p:]
     else:  # flip 1..4 bytes, mostly in the headers where the parsers branch
-        for _ in range(1 + rng.next(4)):
+        for _ in range(1 + rng.below(4)):
             if not b:
                 break
-            p = rng.next(min(len(b), 40) if rng.next(2) else len(b))
-            b[p] = rng.next(256)
-    if b and rng.next(4):
+            p = rng.below(min(len(b), 40) if rng.below(2) else len(b))
+            b[p] = rng.below(256)
+    if b and rng.below(4):
         b[0] = (len(b) - 1) & 0xFF  # keep L consistent most of the time to get past it
     return bytes(b)
 
