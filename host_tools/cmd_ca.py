@@ -3,7 +3,7 @@ import os
 import sys
 
 from .errors import ToolError
-from .options import ENV_PKI, open_pki, pki_dir, pki_options
+from .options import ENV_PKI, command_group, open_pki, pki_dir, pki_options
 from .pki_keys import read_passphrase
 from .pki_profile import KINDS, METROLOGICAL_ROLES, OPERATOR_ROLES, REASONS
 from .report import table
@@ -355,17 +355,7 @@ SUBCOMMANDS = {
 }
 
 
-def build_ca(p):
-    sub = p.add_subparsers(dest="ca_command", metavar="ACTION")
-    sub.required = True
-    for name, (build, _do, helptext) in SUBCOMMANDS.items():
-        sp = sub.add_parser(name, help=helptext, description=helptext)
-        pki_options(sp)
-        build(sp)
-
-
-def do_ca(args):
-    return SUBCOMMANDS[args.ca_command][1](args)
+build_ca, do_ca = command_group(SUBCOMMANDS, common=pki_options)
 
 
 COMMANDS = {

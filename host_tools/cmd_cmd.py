@@ -5,7 +5,8 @@ import binascii
 import json
 
 from .errors import ToolError
-from .options import connect, directory_option, open_directory, open_pki, pki_options, port_options
+from .options import (command_group, connect, directory_option, open_directory, open_pki,
+                      pki_options, port_options)
 
 
 def signer_options(p):
@@ -74,15 +75,7 @@ def do_send(args):
 _SUB = {"send": (build_send, do_send, "send one signed command, check the signed answer")}
 
 
-def build_cmd(p):
-    sub = p.add_subparsers(dest="cmd_command", metavar="ACTION")
-    sub.required = True
-    for name, (build, _do, helptext) in _SUB.items():
-        build(sub.add_parser(name, help=helptext, description=helptext))
-
-
-def do_cmd(args):
-    return _SUB[args.cmd_command][1](args)
+build_cmd, do_cmd = command_group(_SUB)
 
 
 COMMANDS = {"cmd": (build_cmd, do_cmd, "signed commands to a meter under its access control")}

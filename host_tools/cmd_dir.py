@@ -3,6 +3,7 @@ import os
 import sys
 
 from .errors import ToolError
+from .options import command_group, directory_option
 from .report import table
 
 _KEY_HELP = "an identity (e.g. 1MSL0012345678), a subject or its CN, or a fingerprint prefix"
@@ -111,6 +112,16 @@ def do_list(args):
 
 
 SUBCOMMANDS = {
+    "publish": (build_publish, do_publish, "publish certificates (files, or a whole PKI)"),
+    "fetch": (build_fetch, do_fetch, "fetch a certificate, or its chain"),
+    "list": (build_list, do_list, "list the directory"),
+}
+
+
+build_dir, do_dir = command_group(SUBCOMMANDS, common=directory_option)
+
+
+COMMANDS = {
     "publish": (build_publish, do_publish, "publish certificates (files, or a whole PKI)"),
     "fetch": (build_fetch, do_fetch, "fetch a certificate, or its chain"),
     "list": (build_list, do_list, "list the directory"),

@@ -3,7 +3,7 @@ signed commands of the institute's role, checked entry by entry against CERT_EM,
 table, archived, and reset once the institute holds a verified copy."""
 from .cmd_cmd import open_session, signer_options
 from .errors import ToolError
-from .options import confirm, connect, open_pki
+from .options import command_group, confirm, connect, open_pki
 from .report import table
 
 
@@ -117,15 +117,7 @@ _SUB = {
 }
 
 
-def build_logbook(p):
-    sub = p.add_subparsers(dest="logbook_command", metavar="ACTION")
-    sub.required = True
-    for name, (build, _do, helptext) in _SUB.items():
-        build(sub.add_parser(name, help=helptext, description=helptext))
-
-
-def do_logbook(args):
-    return _SUB[args.logbook_command][1](args)
+build_logbook, do_logbook = command_group(_SUB)
 
 
 COMMANDS = {"logbook": (build_logbook, do_logbook,

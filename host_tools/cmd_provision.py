@@ -3,7 +3,7 @@ S5, U3). Real boards (--port /dev/ttyUSB0) and simulated ones (--port socket://.
 import binascii
 
 from .errors import ToolError
-from .options import (confirm, connect, directory_option, open_directory, open_pki, pki_options,
+from .options import (command_group, confirm, connect, directory_option, open_directory, open_pki, pki_options,
                       port_options)
 from .report import table
 
@@ -144,15 +144,7 @@ _SUB = {
 }
 
 
-def build_provision(p):
-    sub = p.add_subparsers(dest="provision_command", metavar="STEP")
-    sub.required = True
-    for name, (build, _do, helptext) in _SUB.items():
-        build(sub.add_parser(name, help=helptext, description=helptext))
-
-
-def do_provision(args):
-    return _SUB[args.provision_command][1](args)
+build_provision, do_provision = command_group(_SUB, metavar="STEP")
 
 
 COMMANDS = {"provision": (build_provision, do_provision,

@@ -69,3 +69,23 @@ def confirm(args, word, what):
     answer = input("%s is irreversible. Type %s to go on: " % (what, word))
     if answer.strip() != word:
         raise ToolError("not confirmed; nothing was done")
+
+
+def command_group(table, common=None, metavar="ACTION"):
+    """(build, do) of a command made of sub-actions, from a table {name: (build, do, help)} in
+    the shape of cli.COMMANDS; `common(parser)` adds options every sub-action takes."""
+    dest = "action_of_%x" % id(table)
+
+    def build(p):
+        sub = p.add_subparsers(dest=dest, metavar=metavar)
+        sub.required = True
+        for name, (build_one, _do, helptext) in table.items():
+            sp = sub.add_parser(name, help=helptext, description=helptext)
+            if common is not None:
+                common(sp)
+            build_one(sp)
+
+    def do(args):
+        return table[getattr(args, dest)][1](args)
+
+    return build, do
