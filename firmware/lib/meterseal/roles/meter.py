@@ -39,6 +39,7 @@ _ANSWER_BUDGET = const(1100)
 
 class Meter:
     def __init__(self, board):
+        self.halted = False  # set by stop() when the board is erased
         self.board = board
         cfg = board.config
         st = board.storage
@@ -203,10 +204,16 @@ class Meter:
             self._next_snap += self.interval_s
         self._count(t0, dt)
 
+    def stop(self):
+        """Erase (U3): stop measuring and persisting until the board restarts."""
+        self.halted = True
+
     async def measure(self):
         idle = 0
-        while True:
+        while not self.halted:
             await asleep_ms(self.tick_ms)
+            if self.halted:
+                return
             self.step()
             idle += self.tick_ms
             if idle >= _TICK_MS:
@@ -354,6 +361,7 @@ def start(board, commands):
     from meterseal.roles import meter_commands  # signed commands and the logbook (S4, D3)
 
     meter_commands.add(board, commands, m)
+    commands["signed"].on_erase.append(m.stop)
     m._signer()  # say at once whether this meter seals
     tasks = [m.measure()]
     if "aux" in board.uart_names():  # the optical port: IEC 62056-21 mode C

@@ -44,6 +44,9 @@ class Provisioning:
         # class and the roles that may run it are the access-control table's (access.py);
         # roles add their own commands (roles/meter_commands.py).
         self.signed = {"install": self.install, "erase": self.erase_signed}
+        # Called before an erase wipes storage: a role stops writing what it holds in RAM
+        # (the meter its registers), so nothing of the old life reappears after the wipe.
+        self.on_erase = []
 
     def __call__(self, args):
         # The console's "signed" command is this object: roles reach it through the table to
@@ -271,6 +274,8 @@ class Provisioning:
         # board without keys has nothing left to protect, and plain erase can finish the job),
         # then every other file; last the keystore scrubs the flash's free space again, so the
         # blocks those files held (certificates name the public keys) are overwritten too.
+        for stop in self.on_erase:
+            stop()
         self.ks.erase()
         self.life.reset()
         self.guard.clear()
