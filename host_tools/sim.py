@@ -18,6 +18,17 @@ from .paths import BOARDS, FIRMWARE, FIRMWARE_LIB, ROOT
 INTERPRETERS = ("micropython", "cpython")
 
 
+def _die_with_parent():
+    # Linux: the board gets SIGKILL when the process that started it dies, however it dies, so
+    # no simulated board outlives its owner. Elsewhere owners must stop their boards themselves.
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def micropython_command():
     """The MicroPython unix port: $MICROPYTHON, else the one the project's venv installed."""
     exe = os.environ.get("MICROPYTHON")
@@ -152,7 +163,7 @@ class SimulatedBoard:
         out = log if log is not None else open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), env=self.environment(), cwd=str(self.state_dir),
                                      stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         if log is None:
             out.close()
         self.wait_ready(wait)
@@ -209,6 +220,11 @@ def run_foreground(state_dir, board=None, role=None, interpreter="micropython", 
     """`meterseal sim`: run one board until Ctrl-C; its output goes to the terminal."""
     b = SimulatedBoard(state_dir, board=board, role=role, interpreter=interpreter, ports=ports,
                        settings=settings)
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt  # `kill` stops the board as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, _terminate)
     b.start(log=sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None)
     print(describe(b), flush=True)
     print("Ctrl-C stops the board; starting again on the same --state continues.", flush=True)

@@ -92,3 +92,18 @@ def test_demo_prints_identity_and_leaves_no_process(tmp_path):
     assert "sealed readings verified." in out.stdout
     time.sleep(0.2)
     assert _no_process_uses(tmp_path / "d")
+
+
+def test_board_dies_with_its_owner_even_on_sigkill(tmp_path):
+    """No simulated board outlives the process that started it (Linux PR_SET_PDEATHSIG)."""
+    code = ("from host_tools.sim import SimulatedBoard\nimport time\n"
+            "SimulatedBoard(%r).start()\nprint('up', flush=True)\ntime.sleep(60)\n"
+            % str(tmp_path / "orphan"))
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "up"
+    finally:
+        p.kill()
+        p.wait()
+    time.sleep(0.5)
+    assert _no_process_uses(tmp_path / "orphan")
