@@ -10,6 +10,7 @@
 #   "trailing"    bytes left over after a complete structure
 #   "oid", "boolean", "bitstring", "time"  a malformed value of that type
 from meterseal.compat import const
+from meterseal.civil import days_from_civil  # noqa: F401  (der.days_from_civil)
 from meterseal.crypto.errors import DecodeError
 
 # Universal tags (X.680 section 8.4) and the context-specific forms X.509 uses.
@@ -192,18 +193,6 @@ def decode_ecdsa_sig(sig_der):
         raise DecodeError("trailing")
     return r, sv
 
-
-
-def days_from_civil(y, m, d):
-    """Days since 1970-01-01 of a proleptic Gregorian date (no datetime on the boards)."""
-    # Shift the year to start in March so the leap day is the year's last day.
-    if m <= 2:
-        y -= 1
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (m + 9 if m <= 2 else m - 3) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
 
 
 def _month_days(y, m):

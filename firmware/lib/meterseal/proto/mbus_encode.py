@@ -6,6 +6,7 @@ from meterseal.compat import const
 from meterseal.proto.mbus import FrameError
 from meterseal.proto.mbus import (DATA_LEN, DF_BCD2, DF_INT16, DF_INT32, DF_REAL32, DF_VARIABLE,
                                   FN_INSTANT, VIF_DATE, VIF_DATETIME)
+from meterseal.civil import civil  # noqa: F401  (record writers call mbus_encode.civil)
 
 _MAX_EXT = const(10)  # EN 13757-3: at most 10 DIFEs and 10 VIFEs
 
@@ -55,21 +56,6 @@ def date_encode(out, t, n):
         out.append((t[1] & 0x0F) | ((y7 & 0x78) << 1))
     else:
         raise FrameError("range")
-
-
-def civil(epoch_s):
-    """(y, m, d, h, mi, s) of a POSIX time (UTC), proleptic Gregorian; no time module needed."""
-    days, rem = divmod(epoch_s, 86400)
-    z = days + 719468  # days since 0000-03-01
-    era = z // 146097
-    doe = z - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    y = yoe + era * 400 + (1 if m <= 2 else 0)
-    return (y, m, d, rem // 3600, (rem // 60) % 60, rem % 60)
 
 
 # --- long header (CI 0x72) -----------------------------------------------------------------

@@ -17,6 +17,7 @@ import asyncio
 
 from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
 from meterseal.proto import iec62056_21 as iec
+from meterseal.civil import civil
 
 _TR_MS = const(220)  # reaction time: 200 ms minimum plus a margin for the HHU's own switch
 _TA_MS = const(1500)  # inter-character limit inside a message
@@ -57,23 +58,6 @@ def _eq(a, b):
 def _same_address(asked, ours):
     # Leading zeros are not significant in a numeric address [U]; compare both ways.
     return asked == ours or asked.lstrip("0") == ours.lstrip("0")
-
-
-def civil(t):
-    """(year, month, day, hour, minute, second) of Unix time t, computed here rather than by
-    time.gmtime because the ports do not agree on their epoch (days-from-civil inverse,
-    H. Hinnant's public-domain date algorithms)."""
-    days, sec = divmod(t, 86400)
-    days += 719468
-    era = days // 146097
-    doe = days - era * 146097
-    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    d = doy - (153 * mp + 2) // 5 + 1
-    m = mp + 3 if mp < 10 else mp - 9
-    y = yoe + era * 400 + (1 if m <= 2 else 0)
-    return y, m, d, sec // 3600, sec // 60 % 60, sec % 60
 
 
 def data_sets(readout, ident, now):
