@@ -51,6 +51,18 @@ def aes_ecb(key):
     return AES.new(bytes(key), AES.MODE_ECB)
 
 
+def aes_cbc(key, iv):
+    """A one-way AES-CBC object (encrypt(data) or decrypt(data), multiples of 16 bytes) that
+    chains across calls: cryptolib mode 2 on MicroPython, pycryptodome on CPython."""
+    if IS_MICROPYTHON:
+        import cryptolib
+
+        return cryptolib.aes(bytes(key), 2, bytes(iv))
+    from Crypto.Cipher import AES
+
+    return AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
+
+
 class _MpEcb:
     # cryptolib.aes objects are one-way: a cipher that has encrypted cannot decrypt. Keep one of
     # each, made on first use.

@@ -9,7 +9,7 @@
 #
 # AES-128 is what the project uses; 32-byte keys work as well. 24-byte keys are refused on both
 # interpreters because MicroPython's cryptolib (unix port and boards alike) has no AES-192.
-from meterseal.compat import IS_MICROPYTHON, aes_ecb, const
+from meterseal.compat import aes_cbc, aes_ecb, const
 
 _BLOCK = const(16)
 # CTR keystream is made this many bytes at a time: one ECB call per chunk keeps the Python
@@ -44,16 +44,9 @@ def _cbc(key, iv):
     check_key(key)
     if len(iv) != _BLOCK:
         raise ValueError("IV must be 16 bytes")
-    if IS_MICROPYTHON:
-        import cryptolib
-
-        # Mode 2 is CBC; the object keeps the chaining value between calls (the running IV of
-        # the port's AES context), which streaming relies on. One object encrypts or decrypts,
-        # never both, hence a fresh one per operation.
-        return cryptolib.aes(bytes(key), 2, bytes(iv))
-    from Crypto.Cipher import AES
-
-    return AES.new(bytes(key), AES.MODE_CBC, iv=bytes(iv))
+    # The object keeps the chaining value between calls, which streaming relies on; one object
+    # encrypts or decrypts, never both, hence a fresh one per operation.
+    return aes_cbc(key, iv)
 
 
 def cbc_encryptor(key, iv):
