@@ -28,6 +28,23 @@ def _conditioned_random(n):
     return hashlib.sha256(os.urandom(_POOL_LEN)).digest()[:n]
 
 
+_counter = [0]
+
+
+def mixed_random(n, secret, source=None):
+    """Random bytes for keys: SHA-256(secret || counter || 64 fresh ROSC bytes) per 32-byte
+    block. The board secret (made once, with the chip's best effort) carries entropy gathered
+    at first boot into every key; the counter keeps blocks apart even if the oscillator sticks."""
+    out = b""
+    while len(out) < n:
+        _counter[0] += 1
+        c = _counter[0]
+        out += hashlib.sha256(bytes(secret) + bytes([(c >> 24) & 0xFF, (c >> 16) & 0xFF,
+                                                      (c >> 8) & 0xFF, c & 0xFF])
+                              + (source or os.urandom)(_POOL_LEN)).digest()
+    return out[:n]
+
+
 def load_or_make_secret(storage):
     """The 32-byte board secret, made on first boot, in storage (Storage at /data)."""
     secret = storage.read(_NAME)

@@ -145,9 +145,12 @@ class Board:
 
     def random_bytes(self, n):
         # ESP32: the hardware RNG, true random while the radio is on, else only pseudo-random
-        # (chip_esp32.py); RP2040: the ring oscillator, not fit for security (chip_rp2040.py).
-        # The board secret is drawn with the chip's best effort; keys generated later should
-        # mix in the secret rather than trust this alone on an RP2040.
+        # (chip_esp32.py); RP2040: the ring oscillator, not fit for security alone, so its
+        # output is hashed with the board secret and a counter (chip_rp2040.mixed_random).
+        if sys.platform == "rp2":
+            from meterseal.hal import chip_rp2040
+
+            return chip_rp2040.mixed_random(n, self.secret())
         return os.urandom(n)
 
     def secret(self):
