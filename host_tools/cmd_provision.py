@@ -3,8 +3,8 @@ S5, U3). Real boards (--port /dev/ttyUSB0) and simulated ones (--port socket://.
 import binascii
 
 from .errors import ToolError
-from .options import (command_group, confirm, connect, directory_option, open_directory, open_pki, pki_options,
-                      port_options)
+from .options import (command_group, confirm, connect, directory_option, open_directory,
+                      open_pki, pki_options, port_options)
 from .report import table
 
 
@@ -98,6 +98,8 @@ def build_install(p):
     p.add_argument("--key", action="append", metavar="NAME=HEX", help="a symmetric key to install "
                    "(K5), wrapped for the board; repeat for several")
     p.add_argument("--primary-address", type=int, metavar="N", help="M-Bus primary address 1-250")
+    p.add_argument("--iec-password", metavar="PW", help="the P1 password of the optical port "
+                   "(IEC 62056-21 programming mode); sent wrapped like the keys")
     p.add_argument("--manufacturer", metavar="NAME", help="who signs the install command")
 
 
@@ -105,6 +107,8 @@ def do_install(args):
     from . import provision
 
     keys = _parse_keys(args.key)
+    if args.iec_password:
+        keys[provision.IEC_PASSWORD_KEY] = provision.iec_password_secret(args.iec_password)
     print("install:")
     with open_pki(args) as p, connect(args) as con:
         st = provision.install(con, p, open_directory(args), keys, args.primary_address,

@@ -122,6 +122,19 @@ def _board_cert_em(con, directory, device_id):
     return directory.fetch(device_id, kind="em")
 
 
+IEC_PASSWORD_KEY = "iec.p1"
+
+
+def iec_password_secret(password):
+    """An IEC 62056-21 P1 password as a secret key wrap can carry: length byte, the password,
+    zero padding to a multiple of 8 and at least 16 bytes (RFC 3394)."""
+    pw = password.encode()
+    if not 1 <= len(pw) <= 32 or not all(0x21 <= c < 0x7F and c not in b"()*/!" for c in pw):
+        raise ProvisionError("the IEC password must be 1-32 printable characters without ()*/!")
+    b = bytes([len(pw)]) + pw
+    return b + bytes(max(16, -(-len(b) // 8) * 8) - len(b))
+
+
 def install(con, p, directory, keys=None, primary_address=None, manufacturer=None, progress=None):
     """K4-K6: the MSP's trust anchor (CERT_SM) and symmetric keys, in a command signed by the
     manufacturer, whose certificate the board holds since production."""

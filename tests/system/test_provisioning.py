@@ -208,7 +208,15 @@ def test_cli_walks_a_board_from_blank_to_installed(tmp_path):
         out = ms("provision", "calibrate", "--port", port, ok=False)
         assert out.returncode == 2 and "--yes" in out.stderr  # the seal wants a confirmation
         ms("provision", "calibrate", "--port", port, "--yes")
-        ms("provision", "install", "--port", port, "--key", "wmbus=" + WMBUS_KEY.hex())
+        ms("provision", "install", "--port", port, "--key", "wmbus=" + WMBUS_KEY.hex(),
+           "--iec-password", "S3cret42")
+        # the optical port's programming mode now takes the installed password, and only it
+        aux = b.url("aux")
+        out = ms("iec", "read", "--port", aux, "--register", "1.8.0", "--password", "S3cret42")
+        assert "1.8.0" in out.stdout
+        out = ms("iec", "read", "--port", aux, "--register", "1.8.0", "--password", "guess",
+                 ok=False)
+        assert out.returncode == 1
         st = ms("provision", "status", "--port", port).stdout
         assert "installed (sealed)" in st and "1MSL0100004711" in st
         out = ms("provision", "calibrate", "--port", port, "--yes", ok=False)

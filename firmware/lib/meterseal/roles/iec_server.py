@@ -106,7 +106,10 @@ class IecServer:
         self._zchar = iec.baud_char(max_baud)
         self._id_msg = iec.encode_identification(manufacturer, self._zchar, model)
         self._address = address or "%08d" % ident["id"]
-        self._password = password.encode() if password else None
+        # str, or a function returning bytes or None (read when a P1 arrives: a password
+        # installed later takes effect without a restart)
+        self._password = password if callable(password) else (
+            password.encode() if password else None)
         self._on_refused = on_refused  # (address, reason): the metrological logbook (D3)
         self._tt = tt_ms
         self._tr = reaction_ms
@@ -262,10 +265,11 @@ class IecServer:
                 await self._answer(iec.encode_error(E_UNSUPPORTED))
 
     def _password_check(self, sets):
-        if self._password is None:
+        pw = self._password() if callable(self._password) else self._password
+        if pw is None:
             return iec.encode_error(E_NO_PASSWORD), False
         given = sets[0][1].encode() if len(sets) == 1 and not sets[0][0] else b""
-        if _eq(given, self._password):
+        if _eq(given, pw):
             return bytes((iec.ACK,)), True
         return iec.encode_error(E_WRONG), False
 

@@ -351,6 +351,20 @@ def _readings_command(m):
     return readings
 
 
+IEC_PASSWORD_KEY = "iec.p1"  # keystore secret: length byte, password, zero padding (key wrap)
+
+
+def iec_password(board):
+    """The IEC 62056-21 P1 password installed (wrapped) by `provision install --iec-password`."""
+    from meterseal.security import keystore
+
+    try:
+        b = keystore.open(board).get_secret(IEC_PASSWORD_KEY)
+    except (KeyError, keystore.KeystoreError):
+        return None
+    return bytes(b[1:1 + b[0]]) if b and 0 < b[0] < len(b) else None
+
+
 def start(board, commands):
     m = Meter(board)
     board.meter = m
@@ -369,7 +383,8 @@ def start(board, commands):
 
         cfg = iec_server.settings(board)
         tasks.append(iec_server.IecServer(
-            board.uart("aux"), m.readout, m.ident, m.now_s, password=cfg.get("password"),
+            board.uart("aux"), m.readout, m.ident, m.now_s,
+            password=lambda: iec_password(board) or (cfg.get("password") or "").encode() or None,
             address=cfg.get("address"), max_baud=cfg.get("max_baud", 9600)).run())
     if "mbus" in board.uart_names():  # wired M-Bus slave (EN 13757-2/-3)
         from meterseal.roles import mbus_slave
