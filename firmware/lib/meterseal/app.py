@@ -77,6 +77,11 @@ def _report(e):
 
 def main():
     from meterseal.hal import open_board
+    from meterseal.hal.fatal import fatal
 
-    board = open_board()
-    asyncio.run(run(board))
+    try:
+        asyncio.run(run(open_board()))
+    except KeyboardInterrupt:
+        raise  # Ctrl-C reaches here only before the seal (kbd_intr(-1) afterwards)
+    except Exception as e:  # noqa: BLE001
+        fatal(e)

@@ -30,3 +30,4 @@ def open_board(config=None):
     else:
         raise ValueError("board.json: unknown hal %r (expected 'machine' or 'sim')" % (name,))
     return Board(config)
+
