@@ -14,12 +14,11 @@ import json
 import os
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 
 from .errors import ToolError
 from .pki_keys import write_file
-from .pki_profile import KINDS, identity_of, kind_of
+from .pki_profile import KINDS, identity_of, issuer_among, kind_of
 
 ENV_DIRECTORY = "METERSEAL_DIRECTORY"
 _HEX = "0123456789abcdef"
@@ -96,16 +95,11 @@ class Directory:
         entries = self.list()
         while out[-1].issuer != out[-1].subject:
             want = out[-1].issuer.rfc4514_string()
-            for e in sorted(entries, key=lambda e: e["not_before"], reverse=True):
-                if e["subject"] != want:
-                    continue
-                c = self._load(e)
-                try:
-                    out[-1].verify_directly_issued_by(c)
-                except (ValueError, TypeError, InvalidSignature):
-                    continue
+            newest_first = sorted(entries, key=lambda e: e["not_before"], reverse=True)
+            c = issuer_among(out[-1], (self._load(e) for e in newest_first
+                                       if e["subject"] == want))
+            if c is not None:
                 out.append(c)
-                break
             else:
                 raise DirectoryError("chain incomplete: the issuer %s of %s is not in the directory"
                                      % (want, out[-1].subject.rfc4514_string()))

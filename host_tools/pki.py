@@ -27,8 +27,9 @@ from .errors import EXIT_CHECK_FAILED
 from .pki_index import Index, fingerprint, parse_time, serial_hex
 from .pki_keys import (FileSigner, KeySigner, MIN_PASSPHRASE, PkiError, curve_by_name,
                        generate_key, read_passphrase, save_private_key, write_file)
-from .pki_profile import (KINDS, METROLOGICAL_ROLES, OPERATOR_ROLES, REASONS, build_certificate, build_crl,
-                          identity_of, now_utc, public_key_from, sec1, slug, subject_name)
+from .pki_profile import (KINDS, METROLOGICAL_ROLES, OPERATOR_ROLES, REASONS, build_certificate,
+                          build_crl, identity_of, issuer_among, now_utc, public_key_from, sec1,
+                          slug, subject_name)
 
 FORMAT = 1
 DEFAULT_INSTITUTE = "Metrological Institute"
@@ -322,15 +323,10 @@ def chain(pki, cert):
         cert = x509.load_der_x509_certificate(bytes(cert))
     out = [cert]
     while out[-1].issuer != out[-1].subject:
-        for aid in pki.authorities():
-            c = pki.certificate(aid)
-            if c.subject == out[-1].issuer and c not in out:
-                try:
-                    out[-1].verify_directly_issued_by(c)
-                except (ValueError, TypeError, InvalidSignature):
-                    continue
-                out.append(c)
-                break
+        c = issuer_among(out[-1], (pki.certificate(aid) for aid in pki.authorities()
+                                   if pki.certificate(aid) not in out))
+        if c is not None:
+            out.append(c)
         else:
             raise PkiError("%s was not issued by this PKI" % out[-1].subject.rfc4514_string())
     return out

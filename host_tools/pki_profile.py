@@ -267,3 +267,19 @@ def public_key_from(data, curve):
 def sec1(key):
     return key.public_bytes(serialization.Encoding.X962,
                             serialization.PublicFormat.UncompressedPoint)
+
+
+def issuer_among(cert, candidates):
+    """The first of `candidates` (cryptography certificates) whose subject is cert's issuer and
+    whose key verifies cert's signature, or None. The one step of every chain walk here."""
+    from cryptography.exceptions import InvalidSignature
+
+    for c in candidates:
+        if c.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(c)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return c
+    return None
