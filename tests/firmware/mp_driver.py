@@ -27,6 +27,7 @@ def _preload():
             for line in f:
                 if line.strip():
                     __import__(line.strip())
+                    gc.collect()  # packs the bytecode, as hal/sim.py does
 
 
 def _measure(modname):

@@ -4,6 +4,7 @@
 # secret (its "eFuse") is the file efuse.bin. Everything lives in the state folder, so a board
 # killed at any moment starts again where it stopped.
 import asyncio
+import gc
 import os
 import sys
 
@@ -187,9 +188,12 @@ class Board:
         # On a board the firmware is frozen: every module is there and its bytecode sits in flash.
         # The simulator imports them all now, into the extra heap it was given for that
         # (sim_frozen_bytes, measured by host_tools/frozen.py), so what remains free is what the
-        # real board has for data.
+        # real board has for data. Collecting after each import packs the bytecode: the next
+        # module fills the holes the last one's loading left, as flash would hold it, instead
+        # of scattering them over the heap (largest free block ~37 KB without, ~114 KB with).
         for m in modules:
             __import__(m)
+            gc.collect()
 
     def _mount(self):
         if not IS_MICROPYTHON:
