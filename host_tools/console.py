@@ -14,6 +14,9 @@ from .errors import BoardError, NoAnswer, PortError
 DEFAULT_BAUD = 115200
 
 
+_BUSY_RETRIES = 4  # answers "busy" tolerated per request, waiting 0.2, 0.4, 0.8, 1.6 s
+
+
 class BoardConsole:
     def __init__(self, port, baud=DEFAULT_BAUD, timeout=2.0, retries=2):
         self.port = port
@@ -51,18 +54,23 @@ class BoardConsole:
         frame_bytes = cp.encode_frame(cp.T_REQUEST, req_id, payload)
         self._ser.reset_input_buffer()
         self._reader.reset()
-        for _attempt in range(self.retries + 1):
+        silent = busy = 0
+        while silent <= self.retries:
             self._ser.write(frame_bytes)
             self._ser.flush()
             frame = self._wait(req_id, timeout or self.timeout)
             if frame is None:
+                silent += 1
                 continue
             ftype, body = frame
             value = cbor2.loads(body)
             if ftype == cp.T_ERROR:
                 code, reason = value
-                if code == cp.E_BUSY and _attempt < self.retries:
-                    time.sleep(0.3)  # the board collected its heap: ask again
+                if code == cp.E_BUSY and busy < _BUSY_RETRIES:
+                    # The board ran out of heap in one piece and collected: give its other
+                    # tasks time to let go of what they hold, then ask again.
+                    time.sleep(0.2 * 2 ** busy)
+                    busy += 1
                     continue
                 raise BoardError(code, cp.ERROR_NAMES.get(code, str(code)), reason)
             return value

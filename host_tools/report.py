@@ -33,6 +33,8 @@ def print_identity(ident, as_json=False):
     uid = ident.get("unique_id")
     heap = "n/a (CPython)" if ident.get("heap_total") is None else "%s free of %s" % (
         human_bytes(ident["heap_free"]), human_bytes(ident["heap_total"]))
+    if ident.get("heap_max_block") is not None:
+        heap += ", largest block %s" % human_bytes(ident["heap_max_block"])
     rows = [
         ("board", "%s: %s" % (ident.get("board"), ident.get("description", ""))),
         ("role", ident.get("role")),

@@ -111,3 +111,52 @@ def test_cli_exit_code_and_message_when_nothing_listens():
                          env=dict(os.environ, METERSEAL_PORT=""), timeout=60)
     assert out.returncode == 2
     assert out.stderr.startswith("meterseal: info: cannot open socket://127.0.0.1:%d" % port)
+
+
+def _busy_peer(busy_answers):
+    """A console peer on a socket that answers 'busy' `busy_answers` times, then {"ok": n}."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    seen = []
+
+    def serve():
+        conn, _ = srv.accept()
+        reader = cp.FrameReader()
+        with conn:
+            while True:
+                data = conn.recv(512)
+                if not data:
+                    return
+                reader.feed(data)
+                frame = reader.next_frame()
+                while frame is not None:
+                    _, req_id, _payload = frame
+                    seen.append(req_id)
+                    if len(seen) <= busy_answers:
+                        out = cp.encode_frame(cp.T_ERROR, req_id, cbor2.dumps(
+                            [cp.E_BUSY, "out of memory; try again"]))
+                    else:
+                        out = cp.encode_frame(cp.T_RESPONSE, req_id, cbor2.dumps({"ok": len(seen)}))
+                    conn.sendall(out)
+                    frame = reader.next_frame()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, seen
+
+
+def test_busy_board_is_asked_again_with_the_same_request():
+    srv, seen = _busy_peer(3)
+    with srv, BoardConsole("socket://127.0.0.1:%d" % srv.getsockname()[1], timeout=2) as con:
+        assert con.request("info") == {"ok": 4}
+    assert len(set(seen)) == 1  # the same request id each time: the board may answer from cache
+
+
+def test_board_busy_for_good_is_a_clear_error():
+    srv, seen = _busy_peer(100)
+    with srv, BoardConsole("socket://127.0.0.1:%d" % srv.getsockname()[1], timeout=2) as con:
+        with pytest.raises(BoardError, match="busy"):
+            con.request("info")
+    assert len(seen) == 5  # the request and four retries, not forever

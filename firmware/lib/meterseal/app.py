@@ -3,6 +3,7 @@ import asyncio
 import gc
 
 from meterseal import VERSION
+from meterseal.compat import largest_free_block
 from meterseal.proto import console as cp
 from meterseal.roles.console import ConsoleService
 
@@ -25,6 +26,7 @@ def info(board):
         "interpreter": board.interpreter(),
         "heap_total": None if free is None else free + alloc - frozen,
         "heap_free": free,
+        "heap_max_block": largest_free_block(),
         "frozen_code": frozen,
         "storage_used": used,
         "storage_total": total,

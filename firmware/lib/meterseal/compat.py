@@ -92,6 +92,23 @@ def mem_info():
     return None, None
 
 
+def largest_free_block(limit=1 << 20):
+    """The largest buffer the heap can give at once (bytes), or None under CPython. Free heap
+    says little when it is split into small runs; this is what a big frame or certificate needs.
+    Found by trying allocations (about 20), so call it on request, not in a loop."""
+    if not IS_MICROPYTHON:
+        return None
+    lo, hi = 0, limit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        try:
+            bytearray(mid)
+            lo = mid
+        except MemoryError:
+            hi = mid - 1
+    return lo
+
+
 # asyncio: MicroPython has sleep_ms/wait_for_ms; CPython has only the seconds forms.
 def asleep_ms(ms):
     import asyncio
