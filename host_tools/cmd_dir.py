@@ -17,9 +17,9 @@ def _location(args):
 
 def build_publish(p):
     p.add_argument("files", nargs="*", metavar="FILE", help="certificates to publish (PEM, "
-                   "several per file allowed, or DER)")
-    p.add_argument("--from-ca", action="store_true", help="publish every valid certificate of "
-                   "the PKI given by --ca")
+                   "several per file allowed, or DER), or an authority's CRL")
+    p.add_argument("--from-ca", action="store_true", help="publish every valid certificate and "
+                   "the CRLs of the PKI given by --ca")
     p.add_argument("--ca", metavar="PKI", help="the PKI folder for --from-ca [env METERSEAL_PKI]")
     p.add_argument("--kind", help="the kind of FILE's certificates (default: from their subject)")
     p.add_argument("--identity", help="the holder's identity (default: from the subject)")
@@ -61,10 +61,37 @@ def do_publish(args):
               % (len(entries), ca, len(d.list()) - before))
         return 0
     for path in args.files:
+        crl = _read_crl(path)
+        if crl is not None:
+            from .cert_status import crl_number
+
+            stored = d.publish_crl(crl)
+            print("%s CRL %d of %s" % ("published" if stored else "kept the newer or same",
+                                       crl_number(crl), crl.issuer.rfc4514_string()))
+            continue
         for cert in _read_certs(path):
             e = d.publish(cert, args.kind, args.identity)
             print("published %s as %s" % (e["subject"], e["name"]))
     return 0
+
+
+def _read_crl(path):
+    """The CRL in a file (PEM or DER), or None if it holds certificates instead."""
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ToolError("cannot read %s: %s" % (path, e.strerror)) from e
+    try:
+        if b"-----BEGIN X509 CRL-----" in data:
+            return x509.load_pem_x509_crl(data)
+        if b"-----BEGIN" not in data:
+            return x509.load_der_x509_crl(data)
+    except ValueError:
+        pass  # a DER certificate, or nothing readable: _read_certs says which
+    return None
 
 
 def build_fetch(p):
@@ -108,6 +135,15 @@ def do_list(args):
     print(table([(e["kind"], e["identity"], e["not_after"][:10], e["fingerprint"][:16], e["name"])
                  for e in rows], ("kind", "identity", "not after", "sha256", "file")))
     print("%d certificate%s" % (len(rows), "" if len(rows) == 1 else "s"))
+    if args.kind is None:
+        from .cert_status import crl_number
+
+        crls = d.crls()
+        if crls:
+            print()
+            print(table([(c.issuer.rfc4514_string(), crl_number(c), len(c),
+                          c.next_update_utc.strftime("%Y-%m-%d") if c.next_update_utc else "-")
+                         for c in crls], ("CRL of", "number", "revoked", "next update")))
     return 0
 
 

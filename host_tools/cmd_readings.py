@@ -2,10 +2,13 @@
 
   meterseal readings pull --port PORT [-o FILE]
   meterseal readings verify FILE|--port PORT [--directory DIR | --cert CERT_EM --root ROOT]
+                            [--crl CRL ...]
 
 verify checks every reading's signatures against CERT_EM and CERT_EM's chain through the
 calibration authority to the institute root, prints one row per reading (only values taken from
-the signed blocks) and names each reading that fails and why.
+the signed blocks) and names each reading that fails and why. A reading must have been signed
+while CERT_EM was valid and not revoked (chain model, cert_status.py); revocation comes from the
+CRLs in the directory and those given with --crl, and the summary says which were consulted.
 Exit codes: 0 all verified; 1 a reading failed (or there were none); 2 the tool could not work.
 """
 import sys
@@ -76,7 +79,7 @@ def do_verify(args):
 
         directory = open_directory(args)
     key_for = rd.key_source(directory=directory, cert=args.cert, root=args.root,
-                            intermediates=args.intermediate or ())
+                            intermediates=args.intermediate or (), crls=args.crl or ())
     rows = rd.verify_data(data, key_for)
     if not rows:
         print("no readings", file=sys.stderr)
@@ -91,9 +94,22 @@ def do_verify(args):
                   file=sys.stderr)
         print("%d of %d readings FAILED" % (len(bad), len(rows)))
         return EXIT_CHECK_FAILED
-    print("%d readings of %s verified: CERT_EM -> calibration authority -> institute root"
-          % (len(rows), ", ".join(devices)))
+    print("%d readings of %s verified: CERT_EM -> calibration authority -> institute root, "
+          "each signed while CERT_EM was valid" % (len(rows), ", ".join(devices)))
+    print_revocation(key_for)
     return 0
+
+
+def print_revocation(key_for):
+    unchecked, used = set(), set()
+    for mc in key_for.used.values():
+        unchecked.update(mc.status.unchecked())
+        used.update(s for s in mc.status.sources if s)
+    if used:
+        print("revocation checked against " + "; ".join(sorted(used)))
+    if unchecked:
+        print("revocation NOT checked for %s: no CRL of their issuer (publish one with "
+              "`meterseal dir publish CRL`, or give --crl)" % "; ".join(sorted(unchecked)))
 
 
 def build_readings(p):
@@ -119,6 +135,8 @@ def build_readings(p):
     v.add_argument("--intermediate", action="append", metavar="CERT",
                    help="the calibration authority's certificate, if not in --cert")
     v.add_argument("--root", metavar="ROOT", help="the institute root certificate")
+    v.add_argument("--crl", action="append", metavar="CRL", help="an authority's CRL (PEM or "
+                   "DER; repeatable), on top of those in the directory")
     v.set_defaults(func=do_verify)
 
 

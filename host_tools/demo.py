@@ -26,7 +26,7 @@ def run_demo(board="esp32", interpreter="micropython", keep=None):
     from . import pki as pkimod
     from . import provision
     from . import readings as rd
-    from .cmd_readings import print_rows
+    from .cmd_readings import print_revocation, print_rows
     from .directory import FolderDirectory
 
     with tempfile.TemporaryDirectory(prefix="meterseal-demo-") as tmp:
@@ -77,12 +77,17 @@ def run_demo(board="esp32", interpreter="micropython", keep=None):
         print()
         print("verifying on the host against CERT_EM %x -> calibration authority -> institute "
               "root:" % cert.serial_number)
-        rows = rd.verify_data(out.read_bytes(), rd.key_source(directory=directory))
+        # The authorities publish their CRLs (none revoked here); verify consults them.
+        for aid in ("institute", "calibration"):
+            directory.publish_crl(pkimod.make_crl(p, aid)[0])
+        key_for = rd.key_source(directory=directory)
+        rows = rd.verify_data(out.read_bytes(), key_for)
         print_rows(rows)
         bad = [r for r in rows if not r["ok"]]
         print()
         if bad or not rows:
             print("%d of %d readings FAILED" % (len(bad), len(rows)))
             return 1
-        print("%d sealed readings verified." % len(rows))
+        print("%d sealed readings verified, each signed while CERT_EM was valid." % len(rows))
+        print_revocation(key_for)
     return 0

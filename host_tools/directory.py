@@ -109,14 +109,48 @@ class Directory:
 
     def publish_pki(self, pki, include_revoked=False):
         """Publish every authority and every issued certificate of a host_tools.pki.Pki that
-        is not revoked or expired; returns the entries."""
+        is not revoked or expired, and the CRLs it has signed; returns the entries."""
         out = []
         for row in pki.index.rows():
             if row["status"] != "valid" and not include_revoked:
                 continue
             cert = x509.load_pem_x509_certificate((pki.path / row["file"]).read_bytes())
             out.append(self.publish(cert, row["kind"], row["identity"]))
+        for path in sorted((pki.path / "crl").glob("*.crl")):
+            self.publish_crl(x509.load_der_x509_crl(path.read_bytes()))
         return out
+
+    # CRLs: one per issuing authority, the newest (highest CRL number) wins. With LDAP this is
+    # the certificateRevocationList attribute of the authority's entry (RFC 4523).
+    def publish_crl(self, crl):
+        """Publish a CRL; True if stored, False if the directory has this one or a newer."""
+        from .cert_status import crl_number
+
+        key = _issuer_key(crl.issuer)
+        old = self._load_crl(key)
+        if old is not None and crl_number(old) >= crl_number(crl):
+            return False
+        self._store_crl(key, crl)
+        return True
+
+    def crls(self):
+        """Every CRL in the directory (their signatures are checked by whoever uses them)."""
+        return [self._load_crl(k) for k in self._crl_keys()]
+
+    def _crl_keys(self):
+        raise NotImplementedError
+
+    def _load_crl(self, key):
+        raise NotImplementedError
+
+    def _store_crl(self, key, crl):
+        raise NotImplementedError
+
+
+def _issuer_key(name):
+    import hashlib
+
+    return hashlib.sha256(name.public_bytes()).hexdigest()[:16]
 
 
 class FolderDirectory(Directory):
@@ -160,6 +194,29 @@ class FolderDirectory(Directory):
         write_file(self._index_file(), (json.dumps({"format": 1, "entries": entries}, indent=1,
                                                    sort_keys=True) + "\n").encode())
         return entry
+
+    def _crl_path(self, key):
+        return os.path.join(self.path, "crl", key + ".crl")
+
+    def _crl_keys(self):
+        folder = os.path.join(self.path, "crl")
+        if not os.path.isdir(folder):
+            return []
+        return sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".crl"))
+
+    def _load_crl(self, key):
+        path = self._crl_path(key)
+        try:
+            with open(path, "rb") as f:
+                return x509.load_der_x509_crl(f.read())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise DirectoryError("cannot read %s: %s" % (path, e)) from e
+
+    def _store_crl(self, key, crl):
+        os.makedirs(os.path.join(self.path, "crl"), exist_ok=True)
+        write_file(self._crl_path(key), crl.public_bytes(serialization.Encoding.DER))
 
     def _load(self, entry):
         path = os.path.join(self.path, entry["name"] + ".der")

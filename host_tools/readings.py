@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .cert_status import ChainStatus, StatusError
 from .errors import EXIT_CHECK_FAILED, ToolError
 
 _START = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01"
@@ -169,10 +170,20 @@ def raw_key(cert):
                             serialization.PublicFormat.UncompressedPoint)[1:]
 
 
+class MeterCert:
+    """What a reading is checked against: CERT_EM's raw key, and its chain's validity dates and
+    revocation (cert_status.ChainStatus) for the moment the reading was signed.
+    certs: CERT_EM first, then its issuers as far as known (checked by check_chain)."""
+
+    def __init__(self, certs, crls=()):
+        self.key = raw_key(certs[0])
+        self.status = ChainStatus(certs, crls)
+
+
 # --- verifying ---------------------------------------------------------------------------------
 
 def verify_frame(frame, key_for):
-    """Check one SML file. key_for(device_id) -> 64-byte key. Returns a row dict: n, device,
+    """Check one SML file. key_for(device_id) -> MeterCert. Returns a row dict: n, device,
     time (UTC s), seconds index, pagination (first), values {register: Wh}, ok, reason."""
     from meterseal.crypto.errors import InvalidKey, InvalidSignature
     from meterseal.proto import sml
@@ -189,9 +200,16 @@ def verify_frame(frame, key_for):
         for r in ress:
             if bytes(r.server_id) != bytes(ress[0].server_id):
                 raise InvalidSignature("two server IDs in one reading")
-        sealed.verify_sealed(frame, key_for(row["device"]))
+        mc = key_for(row["device"])
+        sealed.verify_sealed(frame, mc.key)
+        # The signed block holds local time; the UTC it came from is what the SML states
+        # (the two differ by an offset the format bounds to 18 h).
+        mc.status.check_signed_at(ress[0].entry(sealed.OBIS_READING).val_time.value)
     except (InvalidSignature, InvalidKey, ValueError) as e:
         row["reason"] = e.args[0] if e.args else type(e).__name__
+        return row
+    except StatusError as e:
+        row["reason"] = "CERT_EM: %s" % e
         return row
     except ToolError as e:
         row["reason"] = str(e)
@@ -226,44 +244,72 @@ def verify_data(data, key_for):
     return rows
 
 
-def key_source(directory=None, cert=None, root=None, intermediates=()):
-    """key_for(device_id) backed by the directory (CERT_EM by device ID, its chain to the
-    institute root found there) or by the given CERT_EM file chain and root."""
-    cache = {}
+class KeySource:
+    """cert_for(device_id) -> MeterCert, from the directory (CERT_EM by device ID, its chain to
+    the institute root and the authorities' CRLs found there) or from the given CERT_EM file
+    chain and root (and CRL files). `used` keeps each device's MeterCert for the summary."""
 
-    def from_files(dev):
-        if "files" not in cache:
-            chain = load_certs(cert) + [c for p in intermediates for c in load_certs(p)]
-            roots = load_certs(root)
-            certs = check_chain(chain, roots[0])
-            cache["files"] = (certs[0], raw_key(certs[0]))
-        leaf, key = cache["files"]
-        name = _serial_of(leaf)
+    def __init__(self, directory=None, cert=None, root=None, intermediates=(), crls=()):
+        if directory is None and (cert is None or root is None):
+            raise ToolError("give --directory DIR, or --cert CERT_EM and --root ROOT")
+        self.directory = directory
+        self._cert, self._root, self._intermediates = cert, root, intermediates
+        self._crls = [load_crl(c) for c in crls]
+        if directory is not None:
+            self._crls += directory.crls()
+        self.used = {}
+        self._file_cert = None
+
+    def __call__(self, dev):
+        if dev not in self.used:
+            self.used[dev] = self._from_directory(dev) if self.directory is not None \
+                else self._from_files(dev)
+        return self.used[dev]
+
+    def _from_files(self, dev):
+        if self._file_cert is None:
+            chain = load_certs(self._cert) + [c for p in self._intermediates
+                                              for c in load_certs(p)]
+            self._file_cert = MeterCert(check_chain(chain, load_certs(self._root)[0]),
+                                        self._crls)
+        mc = self._file_cert
+        name = _serial_of(mc.status.certs[0])
         if name and name != dev:
             raise VerifyFailed("CERT_EM names %s, the reading is from %s" % (name, dev))
-        return key
+        return mc
 
-    def from_directory(dev):
-        if dev not in cache:
-            from .directory import DirectoryError
+    def _from_directory(self, dev):
+        from .directory import DirectoryError
 
-            try:
-                chain = directory.fetch_chain(dev, kind="em")
-            except DirectoryError as e:
-                raise VerifyFailed(str(e))
-            inst = [directory._load(e) for e in directory.list("institute")]
-            if root is not None:
-                inst = load_certs(root)
-            if chain[-1] not in inst:
-                raise VerifyFailed("CERT_EM of %s does not chain to an institute root" % dev)
-            cache[dev] = raw_key(check_chain(chain, chain[-1])[0])
-        return cache[dev]
+        try:
+            chain = self.directory.fetch_chain(dev, kind="em")
+        except DirectoryError as e:
+            raise VerifyFailed(str(e))
+        inst = [self.directory._load(e) for e in self.directory.list("institute")]
+        if self._root is not None:
+            inst = load_certs(self._root)
+        if chain[-1] not in inst:
+            raise VerifyFailed("CERT_EM of %s does not chain to an institute root" % dev)
+        return MeterCert(check_chain(chain, chain[-1]), self._crls)
 
-    if directory is not None:
-        return from_directory
-    if cert is None or root is None:
-        raise ToolError("give --directory DIR, or --cert CERT_EM and --root ROOT")
-    return from_files
+
+def key_source(directory=None, cert=None, root=None, intermediates=(), crls=()):
+    return KeySource(directory, cert, root, intermediates, crls)
+
+
+def load_crl(path):
+    """A CRL from a PEM or DER file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ToolError("cannot read %s: %s" % (path, e.strerror))
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as e:
+        raise ToolError("%s: not a CRL (%s)" % (path, e))
 
 
 def _serial_of(cert):

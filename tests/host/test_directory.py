@@ -155,3 +155,37 @@ def test_dir_commands(ca, run, tmp_path, monkeypatch):
     monkeypatch.delenv("METERSEAL_DIRECTORY")
     code, _, err = run("dir", "list")
     assert code == 2 and "no directory: give --directory DIR" in err
+
+
+def test_crls_newest_per_authority_from_files_and_from_the_ca(tmp_path, run):
+    """K6: the directory keeps each authority's newest CRL; `dir publish` takes CRL files (PEM or
+    DER) and `--from-ca` the CA's; `dir list` shows them."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    p = pki.init_pki(tmp_path / "pki", PASS)
+    try:
+        em = pki.issue_em(p, _pub(), "1MSL0099999999")
+        first, _ = pki.make_crl(p, "calibration")
+        pki.revoke(p, format(em.serial_number, "x"), "key-compromise")
+        second, second_path = pki.make_crl(p, "calibration")
+        d = FolderDirectory(tmp_path / "dir")
+        assert d.crls() == []
+        assert d.publish_crl(second) is True
+        assert d.publish_crl(first) is False  # older: the directory keeps the newer
+        assert d.publish_crl(second) is False
+        assert [len(c) for c in d.crls()] == [1]
+        (tmp_path / "first.pem").write_bytes(first.public_bytes(Encoding.PEM))
+        dd = tmp_path / "dir2"
+        code, out, _ = run("dir", "publish", "--directory", dd, tmp_path / "first.pem")
+        assert code == 0 and out.startswith("published CRL 1 of CN=")
+        code, out, _ = run("dir", "publish", "--directory", dd, second_path)  # DER
+        assert code == 0 and out.startswith("published CRL 2 of CN=")
+        code, out, _ = run("dir", "publish", "--directory", dd, tmp_path / "first.pem")
+        assert code == 0 and out.startswith("kept the newer or same CRL 1")
+        code, out, _ = run("dir", "list", "--directory", dd)
+        assert code == 0 and "CRL of" in out and "Calibration" in out
+        d3 = FolderDirectory(tmp_path / "dir3")
+        d3.publish_pki(p)
+        assert sorted(len(c) for c in d3.crls()) == [1]
+    finally:
+        p.close()

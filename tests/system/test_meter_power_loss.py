@@ -90,7 +90,7 @@ def test_fifty_random_power_cuts_lose_nothing_beyond_the_window(tmp_path):
             assert sec > prev[2] and pag == prev[3] + 4
             assert all(a >= c for a, c in zip(vals, prev[4])), "a register went back"
         prev = (n, t, sec, pag, vals)
-    rows = rd.verify_data(b"".join(d for _, d in got), lambda dev: key)
+    rows = rd.verify_data(b"".join(d for _, d in got), lambda dev: rd.MeterCert([cert]))
     assert all(r["ok"] for r in rows)
 
 

@@ -172,3 +172,55 @@ def test_verify_needs_a_key_source_and_a_readable_file(tmp_path, monkeypatch):
                              env={k: v for k, v in os.environ.items()
                                   if k != "METERSEAL_DIRECTORY"})
     assert env_out.returncode == 2 and "cannot read" in env_out.stderr
+
+
+def test_readings_after_cert_em_was_revoked_fail_earlier_ones_stand(sealed_meter, tmp_path):
+    """S1 for years: a revoked meter key keeps what it sealed before the revocation; the CRL
+    comes through the directory as `meterseal dir publish` leaves it (chain model)."""
+    import shutil
+
+    from host_tools.directory import FolderDirectory
+    from host_tools.pki_profile import build_crl
+
+    b, p, directory, cert, d = sealed_meter
+    data = b"".join(x for _, x in rd.pull(BoardConsole(b.url(), timeout=10))[0])
+    f = tmp_path / "r.sml"
+    f.write_bytes(data)
+    rows = rd.verify_data(data, rd.key_source(directory=directory))
+    assert len(rows) >= 4 and all(r["ok"] for r in rows)
+    times = [sealed.verify_sealed(fr, em_key(cert))[0].entry(sealed.OBIS_READING).val_time.value
+             for _, fr in rd.split(data)]
+    cut = times[len(times) // 2]
+    # A copy of the directory with the calibration authority's CRL listing CERT_EM from `cut`
+    # (built directly, so the module's PKI index stays as the other tests expect it).
+    dcopy = tmp_path / "dir"
+    shutil.copytree(d / "dir", dcopy)
+    import datetime
+
+    when = datetime.datetime.fromtimestamp(cut, datetime.timezone.utc)
+    crl = build_crl(p.certificate("calibration"), p.signer("calibration"),
+                    [(cert.serial_number, when, "key-compromise")], 7)
+    crl_file = tmp_path / "cal.crl"
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    crl_file.write_bytes(crl.public_bytes(Encoding.DER))
+    _ms("dir", "publish", crl_file, "--directory", dcopy)
+    assert FolderDirectory(dcopy).crls()[0].issuer == p.certificate("calibration").subject
+    rows = rd.verify_data(data, rd.key_source(directory=FolderDirectory(dcopy)))
+    for r, t in zip(rows, times):
+        assert r["ok"] == (t < cut), (r, t, cut)
+        if not r["ok"]:
+            assert "after its certificate was revoked" in r["reason"], r["reason"]
+    out = _ms("readings", "verify", f, "--directory", dcopy, ok=False)
+    assert out.returncode == 1 and "revoked" in out.stderr
+    # the same CRL as a file, with the certificates as files
+    (tmp_path / "em.pem").write_bytes(pkimod.to_pem(cert) + pkimod.to_pem(
+        p.certificate("calibration")))
+    (tmp_path / "root.pem").write_bytes(pkimod.to_pem(pkimod.trust_anchor(p, "institute")))
+    out = _ms("readings", "verify", f, "--cert", tmp_path / "em.pem", "--root",
+              tmp_path / "root.pem", "--crl", crl_file, ok=False)
+    assert out.returncode == 1 and "%d of %d readings FAILED" % (
+        sum(t >= cut for t in times), len(times)) in out.stdout
+    # without a CRL the verifier passes them all, and says revocation was not checked
+    out = _ms("readings", "verify", f, "--directory", d / "dir")
+    assert "revocation NOT checked for" in out.stdout and "Calibration" in out.stdout

@@ -89,7 +89,8 @@ def test_demo_prints_identity_and_leaves_no_process(tmp_path):
     assert "board stopped." in out.stdout
     rows = [ln for ln in out.stdout.splitlines() if ln.rstrip().endswith(" ok")]
     assert len(rows) >= 6 and "FAILED" not in out.stdout
-    assert "sealed readings verified." in out.stdout
+    assert "sealed readings verified, each signed while CERT_EM was valid." in out.stdout
+    assert "revocation checked against CRL 1 of CN=Metrological Institute Calibration" in out.stdout
     time.sleep(0.2)
     assert _no_process_uses(tmp_path / "d")
 
