@@ -25,22 +25,6 @@ def build_publish(p):
     p.add_argument("--identity", help="the holder's identity (default: from the subject)")
 
 
-def _read_certs(path):
-    from cryptography import x509
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ToolError("cannot read %s: %s" % (path, e.strerror)) from e
-    try:
-        if b"-----BEGIN CERTIFICATE-----" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as e:
-        raise ToolError("%s holds no readable certificate: %s" % (path, e)) from e
-
-
 def do_publish(args):
     from .directory import open_directory
 
@@ -60,8 +44,10 @@ def do_publish(args):
         print("%d certificates of %s in the directory (%d new)"
               % (len(entries), ca, len(d.list()) - before))
         return 0
+    from .pki_files import crl_in, load_certs, read
+
     for path in args.files:
-        crl = _read_crl(path)
+        crl = crl_in(read(path))
         if crl is not None:
             from .cert_status import crl_number
 
@@ -69,29 +55,10 @@ def do_publish(args):
             print("%s CRL %d of %s" % ("published" if stored else "kept the newer or same",
                                        crl_number(crl), crl.issuer.rfc4514_string()))
             continue
-        for cert in _read_certs(path):
+        for cert in load_certs(path):
             e = d.publish(cert, args.kind, args.identity)
             print("published %s as %s" % (e["subject"], e["name"]))
     return 0
-
-
-def _read_crl(path):
-    """The CRL in a file (PEM or DER), or None if it holds certificates instead."""
-    from cryptography import x509
-
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ToolError("cannot read %s: %s" % (path, e.strerror)) from e
-    try:
-        if b"-----BEGIN X509 CRL-----" in data:
-            return x509.load_pem_x509_crl(data)
-        if b"-----BEGIN" not in data:
-            return x509.load_der_x509_crl(data)
-    except ValueError:
-        pass  # a DER certificate, or nothing readable: _read_certs says which
-    return None
 
 
 def build_fetch(p):

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .cert_status import ChainStatus, StatusError
 from .errors import EXIT_CHECK_FAILED, ToolError
+from .pki_files import load_certs, load_crl
 
 _START = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01"
 _ESC = b"\x1b\x1b\x1b\x1b"
@@ -115,18 +116,6 @@ def device_id_of(server_id):
 
 
 # --- certificates ----------------------------------------------------------------------------
-
-def load_certs(path):
-    """Certificates of a PEM (one or more) or DER file, in file order."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_certificates(data)
-        return [x509.load_der_x509_certificate(data)]
-    except ValueError as e:
-        raise ToolError("%s: not a certificate (%s)" % (path, e))
-
 
 def check_chain(chain, root):
     """CERT_EM -> calibration authority -> institute root: each signed by the next, issuers are
@@ -295,21 +284,6 @@ class KeySource:
 
 def key_source(directory=None, cert=None, root=None, intermediates=(), crls=()):
     return KeySource(directory, cert, root, intermediates, crls)
-
-
-def load_crl(path):
-    """A CRL from a PEM or DER file."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ToolError("cannot read %s: %s" % (path, e.strerror))
-    try:
-        if b"-----BEGIN" in data:
-            return x509.load_pem_x509_crl(data)
-        return x509.load_der_x509_crl(data)
-    except ValueError as e:
-        raise ToolError("%s: not a CRL (%s)" % (path, e))
 
 
 def _serial_of(cert):
