@@ -1,6 +1,7 @@
 """`meterseal cmd send COMMAND [--arg k=v ...] --as NAME --port ...`: one signed command to a
 meter, signed by an operator or authority of the PKI, and its signed answer checked against the
-meter's CERT_EM (S2, S4, D2, U2). Commands and who may send them: docs/access-control.md."""
+meter's CERT_EM (S2, S4, D2, U2). Commands and who may send them: docs/access-control.md.
+`meterseal cmd crl CRL|--issuer AUTHORITY --as sm --port ...` delivers a CRL (update_crl)."""
 import binascii
 import json
 
@@ -72,7 +73,41 @@ def do_send(args):
     return 0
 
 
-_SUB = {"send": (build_send, do_send, "send one signed command, check the signed answer")}
+def build_crl(p):
+    p.add_argument("file", nargs="?", metavar="CRL", help="the CRL to deliver (PEM or DER)")
+    p.add_argument("--issuer", metavar="AUTHORITY", help="instead of CRL: the newest CRL that "
+                   "`meterseal ca crl --issuer AUTHORITY` wrote into the PKI folder")
+    signer_options(p)
+
+
+def do_crl(args):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from .cert_status import crl_number
+    from .pki_files import load_crl
+
+    if bool(args.file) == bool(args.issuer):
+        raise ToolError("give a CRL file or --issuer, not both nor neither")
+    with open_pki(args) as p, connect(args) as con:
+        if args.issuer:
+            path = p.path / "crl" / (p.authority_id(args.issuer).replace(":", "-") + ".crl")
+            if not path.exists():
+                raise ToolError("no CRL of %s yet: make one with meterseal ca crl --issuer %s"
+                                % (args.issuer, args.issuer))
+            crl = load_crl(str(path))
+        else:
+            crl = load_crl(args.file)
+        s = open_session(args, con, p)
+        data = s.send("update_crl", {"crl": crl.public_bytes(Encoding.DER)})
+    print("%s applies CRL %d of %s: %d certificate%s revoked (answer signed by its CERT_EM)"
+          % (s.device_id, crl_number(crl), data["issuer"], data["revoked"],
+             "" if data["revoked"] == 1 else "s"))
+    return 0
+
+
+_SUB = {"send": (build_send, do_send, "send one signed command, check the signed answer"),
+        "crl": (build_crl, do_crl, "deliver an authority's CRL: its revoked holders can no "
+                "longer command the meter")}
 
 
 build_cmd, do_cmd = command_group(_SUB)

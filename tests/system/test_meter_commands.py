@@ -312,3 +312,55 @@ def test_cmd_send_cli_signs_as_an_operator_and_checks_the_answer(meter, capsys, 
     assert "logbook of %s" % m["dev"] in out and "set_parameter" in out and "role" in out
     assert cli.main(["logbook", "verify", archive, "--dir", str(m["p"].path)]) == 0
     assert "verifies" in capsys.readouterr().out
+
+
+def test_a_revoked_operator_is_refused_once_the_meter_has_the_crl(meter, capsys, monkeypatch):
+    """S4/K6: revocation reaches the meter as a CRL inside the signed update_crl (MSP security
+    management); the CRL must verify with its issuer (an anchor of the meter) and be newer than
+    the last one. Refusals are logged like every other (D3)."""
+    from host_tools import cli
+
+    m = meter
+    p = m["p"]
+    m["con"] = BoardConsole(m["board"].url(), timeout=20)  # the CLI test above took the port
+    cert = pkimod.issue_operator(p, "Rita Revoked", [R.MSP_OPERATOR], key_passphrase=KEYPW)
+    rita = Signer(p, R.MSP_OPERATOR, cert, FileSigner(
+        str(pkimod.holder_key_path(p, "op", "Rita Revoked")), KEYPW))
+    sm = m["signers"][R.MSP_SECURITY]
+    assert _send(m, rita, "read_registers")[1] is None
+    first, _ = pkimod.make_crl(p, "sm")  # nothing revoked yet
+    pkimod.revoke(p, format(cert.serial_number, "x"), "key-compromise")
+    crl, _ = pkimod.make_crl(p, "sm")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    def der(c):
+        return c.public_bytes(Encoding.DER)
+
+    # only the security management may deliver it
+    err = _send(m, m["signers"][R.MSP_OPERATOR], "update_crl", {"crl": der(crl)})[1]
+    assert err.reason.startswith("role:"), err.reason
+    data, err, _ = _send(m, sm, "update_crl", {"crl": der(crl)})
+    assert err is None and data["revoked"] == 1 and "MSP" in data["issuer"], (data, err)
+    _, err, _ = _send(m, rita, "read_registers")
+    assert err.reason.startswith("chain:") and "revoked" in err.reason, err.reason
+    # an older CRL (without Rita) cannot be replayed to lift it; a forged one is refused
+    _, err, _ = _send(m, sm, "update_crl", {"crl": der(first)})
+    assert err.reason.startswith("crl-stale:"), err.reason
+    forged = bytearray(der(crl))
+    forged[-5] ^= 1
+    _, err, _ = _send(m, sm, "update_crl", {"crl": bytes(forged)})
+    assert err.reason.split(":")[0] in ("crl-issuer", "crl-malformed"), err.reason
+    assert _send(m, rita, "read_registers")[1] is not None
+    assert _send(m, m["signers"][R.MSP_OPERATOR], "read_registers")[1] is None  # others as before
+    ev = [(e["ev"], e["out"]) for e in _tail(m, 6)]
+    assert ("read_registers", "chain") in ev and ("update_crl", "crl-stale") in ev, ev
+    assert ("update_crl", "ok") in ev, ev
+    # the CLI delivers the PKI's newest CRL of an authority
+    monkeypatch.setenv("METERSEAL_CA_PASSPHRASE", PASS.decode())
+    base = ["--dir", str(p.path), "--directory", str(m["dir"].path), "--port", m["board"].url()]
+    pkimod.make_crl(p, "sm")
+    assert cli.main(["cmd", "crl", "--issuer", "sm", "--as", "sm"] + base) == 0
+    assert "applies CRL 3 of" in capsys.readouterr().out
+    assert cli.main(["cmd", "crl", "--issuer", "sm", "--as", "sm"] + base) == 1  # the same again
+    assert "crl-stale" in capsys.readouterr().err
+    m["con"].close()

@@ -213,22 +213,26 @@ def _spki(cert, buf, pos, end):
     return e
 
 
-def parse(data):
-    """Parse one DER certificate (bytes, bytearray or memoryview) into a Certificate."""
-    buf = data if isinstance(data, memoryview) else memoryview(data)
-    cert = Certificate(buf)
-    # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } (4.1)
+def signed_envelope(buf):
+    """SEQUENCE { tbs, signatureAlgorithm, signatureValue }, the SIGNED{} of certificates (4.1)
+    and CRLs (5.1): (tbs TLV range, tbs value range, algorithm TLV range, signature range)."""
     cs, ce = der.read_all(buf, der.SEQUENCE)
     tag, ts, te = der.read_tlv(buf, cs, ce)
     if tag != der.SEQUENCE:
         raise DecodeError("tag")
-    cert.tbs_range = (cs, te)
     outer_alg, p = _sig_alg(buf, te, ce)
     unused, ss, se, p = der.read_bit_string(buf, p, ce)
     if unused or p != ce:
         raise DecodeError("signature")
-    cert.sig_range = (ss, se)
     der.decode_ecdsa_sig(buf[ss:se])  # strict ECDSA-Sig-Value now, not at verification time
+    return (cs, te), (ts, te), outer_alg, (ss, se)
+
+
+def parse(data):
+    """Parse one DER certificate (bytes, bytearray or memoryview) into a Certificate."""
+    buf = data if isinstance(data, memoryview) else memoryview(data)
+    cert = Certificate(buf)
+    cert.tbs_range, (ts, te), outer_alg, cert.sig_range = signed_envelope(buf)
 
     # version [0] EXPLICIT INTEGER: we accept v3 (value 2) only (4.1.2.1).
     tag, vs, ve = der.read_tlv(buf, ts, te)
@@ -345,8 +349,10 @@ def _extension(cert, oid, buf, s, e):
         cert.roles = roles
 
 
-def verify_chain(chain, anchors, now=None, required_usage=None, required_role=None, max_depth=8):
+def verify_chain(chain, anchors, now=None, required_usage=None, required_role=None, max_depth=8,
+                 revoked=None):
     """See x509_chain.verify_chain (imported on first use to keep small boards' RAM free)."""
     from meterseal.crypto import x509_chain
 
-    return x509_chain.verify_chain(chain, anchors, now, required_usage, required_role, max_depth)
+    return x509_chain.verify_chain(chain, anchors, now, required_usage, required_role, max_depth,
+                                   revoked)

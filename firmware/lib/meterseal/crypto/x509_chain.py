@@ -92,7 +92,14 @@ def _is_anchor(cert, anchors):
     return False
 
 
-def verify_chain(chain, anchors, now=None, required_usage=None, required_role=None, max_depth=8):
+def _check_revoked(child, revoked, depth):
+    # RFC 5280 6.1.3 (a)(2): the certificate is not revoked (by the CRLs the caller holds).
+    if revoked is not None and revoked(child.issuer(), child.serial):
+        raise ChainError("revoked", depth, child.describe())
+
+
+def verify_chain(chain, anchors, now=None, required_usage=None, required_role=None, max_depth=8,
+                 revoked=None):
     """Validate `chain` (DER certificates, leaf first; a list or an iterator) against `anchors`
     (a list of trusted DER certificates) and return the leaf's parsed x509.Certificate.
 
@@ -100,6 +107,8 @@ def verify_chain(chain, anchors, now=None, required_usage=None, required_role=No
     required_usage: x509.KU_* mask the leaf's keyUsage must assert (e.g. KU_DIGITAL_SIGNATURE).
     required_role: a role name the leaf's MeterSeal role extension must list.
     max_depth: most certificates accepted in the chain, anchor included.
+    revoked: is_revoked(issuer_name_der, serial) -> bool, or None to skip revocation (an anchor
+    itself is never checked: it is withdrawn by removing it).
     """
     if not anchors:
         raise ValueError("no trust anchors")
@@ -121,6 +130,7 @@ def verify_chain(chain, anchors, now=None, required_usage=None, required_role=No
                                  "next certificate is " + cert.describe())
             _check_issuer(cert, depth, below)
             _check_signature(child, cert, depth - 1)
+            _check_revoked(child, revoked, depth - 1)
             if not cert.self_issued():
                 below += 1
         if _is_anchor(cert, anchors):
@@ -139,6 +149,7 @@ def verify_chain(chain, anchors, now=None, required_usage=None, required_role=No
             _check_time(anchor, now, depth)
             _check_issuer(anchor, depth, below)
             _check_signature(child, anchor, depth - 1)
+            _check_revoked(child, revoked, depth - 1)
             return leaf
         except ChainError as e:
             err = err or e

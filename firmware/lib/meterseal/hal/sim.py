@@ -8,11 +8,12 @@ import gc
 import os
 import sys
 
-from meterseal.compat import IS_MICROPYTHON, asleep_ms
+from meterseal.compat import IS_MICROPYTHON, asleep_ms, const, wait_for_ms
 from meterseal.hal.storage import Storage
 
 _MOUNT = "/flash"
 _SECRET_LEN = 32
+_PEER_CHECK_MS = const(250)  # how soon a read notices that a new host connection took the UART
 
 
 def _read_int(path):
@@ -116,7 +117,11 @@ class SimUart:
                 await self._connected.wait()
                 continue
             try:
-                data = await reader.read(n)
+                # A read pending on a replaced peer's stream is not woken when _accept closes
+                # it (MicroPython), so wait in slices and look whether the peer changed.
+                data = await wait_for_ms(reader.read(n), _PEER_CHECK_MS)
+            except asyncio.TimeoutError:
+                continue
             except OSError:
                 data = b""
             if data:

@@ -7,7 +7,7 @@ from meterseal.crypto import keywrap, x509
 from meterseal.proto import console as cp
 from meterseal.roles import identity
 from meterseal.roles.console import CommandError
-from meterseal.security import access, keystore, lifecycle, signed_command
+from meterseal.security import access, keystore, lifecycle, revocation, signed_command
 from meterseal.security.clock import Clock
 from meterseal.security.keytransport import KX_LABEL, POP_LABEL, pop_digest, wrap_kek
 from meterseal.security.logbook import Logbook, LogbookFull
@@ -35,6 +35,7 @@ class Provisioning:
         self.life = lifecycle.Lifecycle(board.storage)
         self.trust = TrustStore(board.storage)
         self.guard = signed_command.ReplayGuard(board.storage)
+        self.revocation = revocation.RevocationList(board.storage)
         self.ks = keystore.open(board)
         self.clock = Clock(board)
         self.access = access.AccessTable(board.storage)
@@ -43,7 +44,8 @@ class Provisioning:
         # Signed commands: name -> handler(args, command). The trust anchors of each command's
         # class and the roles that may run it are the access-control table's (access.py);
         # roles add their own commands (roles/meter_commands.py).
-        self.signed = {"install": self.install, "erase": self.erase_signed}
+        self.signed = {"install": self.install, "erase": self.erase_signed,
+                       "update_crl": self.update_crl}
         # Called before an erase wipes storage: a role stops writing what it holds in RAM
         # (the meter its registers), so nothing of the old life reappears after the wipe.
         self.on_erase = []
@@ -193,7 +195,8 @@ class Provisioning:
                         "no trust anchor installed for %r" % name)
         try:
             cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard,
-                                        now=self.clock.trusted_now())
+                                        now=self.clock.trusted_now(),
+                                        revoked=self.revocation.is_revoked)
         except signed_command.Rejected as e:
             e = (e.reason, e.detail)  # drop the traceback before parsing the message again
             self.refuse(name, access.claimed_signer(msg), None, e[0], e[1])
@@ -253,6 +256,24 @@ class Provisioning:
             self.life.advance(lifecycle.INSTALLED, self.board.time())
         return self.status({})
 
+    def update_crl(self, args, cmd):
+        """Apply a CRL of one of the device's anchors: its certificates' holders can no longer
+        command the device (revocation.py). A refused CRL is logged like a refused command."""
+        crl = args.get("crl")
+        if not isinstance(crl, (bytes, bytearray)):
+            raise CommandError(cp.E_BAD_REQUEST, "update_crl needs crl (DER bytes)")
+        slots = [n for n in self.trust.present() if n != "em"]  # CERT_EM signs no CRLs
+        try:
+            who, number, count = self.revocation.update(crl, self.trust.anchors(*slots))
+        except revocation.CrlRefused as e:
+            self.refuse("update_crl", cmd.fingerprint, cmd.role, "crl-" + e.reason, e.detail)
+        try:  # not metrological: logged while there is room, never blocked by a full logbook
+            self.logbook.record("update_crl", cmd.fingerprint, cmd.role, None,
+                                "%s #%d" % (who, number), "ok")
+        except LogbookFull:
+            pass
+        return {"issuer": who, "number": number, "revoked": count}
+
     def _receive_key(self, k):
         try:
             name, eph, wrapped = k["name"], bytes(k["eph"]), bytes(k["wrapped"])
@@ -279,6 +300,7 @@ class Provisioning:
         self.ks.erase()
         self.life.reset()
         self.guard.clear()
+        self.revocation.clear()
         _wipe(self.storage, "")
         self.ks.erase()
         self.logbook.clear()

@@ -39,6 +39,7 @@ CLASSES = {
     "reset_logbook": METROLOGICAL,
     "install": MANUFACTURER,
     "erase": MANUFACTURER,
+    "update_crl": NON_METROLOGICAL,
 }
 
 _READERS = (R.ENERGY_PROVIDER, R.MSP_SECURITY, R.MSP_OPERATOR, R.DISPLAY, R.DATA_COLLECTION)
@@ -55,6 +56,9 @@ DEFAULT = {
     "reset_logbook": (R.METROLOGICAL_INSTITUTE,),
     "install": (R.MANUFACTURER,),  # "Non-Metrological Commands ->" of the manufacturer (U4)
     "erase": (R.MANUFACTURER,),
+    # The MSP's security management delivers CRLs; each must be signed by its issuer, one of the
+    # device's anchors (revocation.py), so the deliverer cannot forge or trim one.
+    "update_crl": (R.MSP_SECURITY,),
 }
 
 # Who may change the entries of each class (fixed in the firmware, so nobody can grant himself

@@ -6,7 +6,8 @@
 #   {"v": 1, "dev": device ID, "cmd": name, "args": {...}, "ctr": counter, "iat": issue time}
 # Checks run in a fixed order and the first failure raises Rejected(reason):
 #   "malformed"  not a COSE_Sign1 / payload not the map above
-#   "chain"      x5chain missing or not leading to a trust anchor of the command's class
+#   "chain"      x5chain missing or not leading to a trust anchor of the command's class, or a
+#                certificate in it revoked by a CRL the device holds (revocation.py)
 #   "signature"  the COSE signature does not verify with the leaf's key
 #   "device"     addressed to another device
 #   "expired"    issued too long ago or in the future (only when the board's clock is trusted)
@@ -97,12 +98,13 @@ class ReplayGuard:
         self._storage.remove(self._name)
 
 
-def verify(msg, anchors, device_id, guard, now=None):
+def verify(msg, anchors, device_id, guard, now=None, revoked=None):
     """Authenticate a signed command; return a Command or raise Rejected.
 
     anchors: trusted DER certificates for this command's class (institute root for metrological
     commands, the MSP's SM certificate or the manufacturer's for the rest).
     now: the board's time if its clock is trusted, else None (then only the counter protects).
+    revoked: is_revoked(issuer_name, serial) of the device's revocation list, or None.
     """
     try:
         sign1 = cose.parse_sign1(msg)
@@ -113,7 +115,7 @@ def verify(msg, anchors, device_id, guard, now=None):
         raise Rejected("chain", "no x5chain: the signer's certificate is missing")
     try:
         leaf = x509.verify_chain(sign1.x5chain, anchors, now=now,
-                                 required_usage=x509.KU_DIGITAL_SIGNATURE)
+                                 required_usage=x509.KU_DIGITAL_SIGNATURE, revoked=revoked)
     except x509.ChainError as e:
         raise Rejected("chain", str(e))
     try:
