@@ -3,8 +3,10 @@ parser reads another implementation's encoding). prepare(outdir) writes crls.txt
 a line as hex:
 
     cert NAME hex     certificates: CA "sm" (keyCertSign, cRLSign), "nosign" (a CA without
-                      cRLSign), "twin" (same name as sm, another key), leaves "op1", "op2"
-    crl NAME hex      CRLs, named after what they are for
+                      cRLSign), "twin" (same name as sm, another key), leaves "op1", "op2";
+                      "root" and the CA "sm2" it issued, with "op3" under sm2
+    crl NAME hex      CRLs, named after what they are for ("raw_*": assembled by hand here, for
+                      encodings the builder will not write)
 """
 import datetime
 
@@ -28,17 +30,36 @@ def _name(cn):
                       x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _ca(cn, k, crl_sign=True):
+def _ca(cn, k, crl_sign=True, issuer=None, issuer_key=None):
     ku = dict.fromkeys(["digital_signature", "content_commitment", "key_encipherment",
                         "data_encipherment", "key_agreement", "encipher_only", "decipher_only"],
                        False)
-    return (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn))
+    return (x509.CertificateBuilder().subject_name(_name(cn))
+            .issuer_name(issuer.subject if issuer else _name(cn))
             .public_key(k.public_key()).serial_number(7 + len(cn))
             .not_valid_before(T0).not_valid_after(T0 + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(key_cert_sign=True, crl_sign=crl_sign, **ku),
                            critical=True)
-            .sign(k, hashes.SHA256()))
+            .sign(issuer_key or k, hashes.SHA256()))
+
+
+def _tlv(tag, body):
+    n = len(body)
+    head = bytes((n,)) if n < 128 else bytes((0x81, n)) if n < 256 else bytes((0x82, n >> 8, n & 255))
+    return bytes((tag,)) + head + body
+
+
+def _raw_crl(issuer, k, times, revoked_seq):
+    # tbsCertList by hand: v2, ecdsa-with-SHA256, issuer, the times given, revokedCertificates
+    # as given (bytes, may be an empty SEQUENCE), CRLNumber 1; signed with k.
+    alg = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+    number = _tlv(0x30, _tlv(0x06, bytes.fromhex("551d14")) + _tlv(0x04, _tlv(0x02, b"\x01")))
+    tbs = _tlv(0x30, _tlv(0x02, b"\x01") + alg + issuer.subject.public_bytes()
+               + b"".join(_tlv(0x17, t.encode()) for t in times) + revoked_seq
+               + _tlv(0xA0, _tlv(0x30, number)))
+    sig = k.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    return _tlv(0x30, tbs + alg + _tlv(0x03, b"\x00" + sig))
 
 
 def _leaf(cn, serial, issuer, issuer_key):
@@ -79,6 +100,11 @@ def build():
     certs = {n: _ca(NAMES[n], keys[n], crl_sign=(n != "nosign")) for n in keys}
     certs["op1"] = _leaf("Olga Operator", 0x1234, certs["sm"], keys["sm"])
     certs["op2"] = _leaf("Otto Operator", 0x5678ABCDEF0123456789, certs["sm"], keys["sm"])
+    keys["root"], keys["sm2"] = _key(4), _key(5)
+    certs["root"] = _ca("Root CA", keys["root"])
+    certs["sm2"] = _ca("MSP Two Security Management", keys["sm2"], issuer=certs["root"],
+                       issuer_key=keys["root"])
+    certs["op3"] = _leaf("Oda Operator", 0x4242, certs["sm2"], keys["sm2"])
     sm, ksm = certs["sm"], keys["sm"]
     crls = {
         "good": _crl(sm, ksm, 3, [0x1234, 0x99], entry_ext=True),
@@ -91,10 +117,19 @@ def build():
         "delta": _crl(sm, ksm, 6, [0x1234], extra=[(x509.DeltaCRLIndicator(3), True)]),
         "idp": _crl(sm, ksm, 7, [0x1234], extra=[(x509.IssuingDistributionPoint(
             None, None, True, False, None, False, False), True)]),
+        "twin_low": _crl(certs["twin"], keys["twin"], 1, [0x5678ABCDEF0123456789]),
+        "root_revokes_sm2": _crl(certs["root"], keys["root"], 1,
+                                 [certs["sm2"].serial_number]),
+    }
+    raw = {
+        "raw_ok": _raw_crl(sm, ksm, ["260111000000Z", "260210000000Z"], b""),
+        "raw_empty_revoked": _raw_crl(sm, ksm, ["260111000000Z", "260210000000Z"], b"\x30\x00"),
+        "raw_next_before_this": _raw_crl(sm, ksm, ["260211000000Z", "260210000000Z"], b""),
     }
     der = serialization.Encoding.DER
-    return ({n: c.public_bytes(der) for n, c in certs.items()},
-            {n: c.public_bytes(der) for n, c in crls.items()})
+    out = {n: c.public_bytes(der) for n, c in crls.items()}
+    out.update(raw)
+    return {n: c.public_bytes(der) for n, c in certs.items()}, out
 
 
 def prepare(outdir):

@@ -65,6 +65,11 @@ def test_what_the_profile_refuses():
         with raises(DecodeError) as e:
             x509_crl.parse(crl(name))
         assert e.value.args[0] == "critical-extension", e.value.args
+    x509_crl.parse(crl("raw_ok")).verify(x509.parse(cert("sm")))  # the hand-made form is right
+    with raises(DecodeError):
+        x509_crl.parse(crl("raw_empty_revoked"))  # 5.1.2.6: an empty list MUST be absent
+    with raises(DecodeError):
+        x509_crl.parse(crl("raw_next_before_this"))
     good = crl("good")
     for n in range(len(good)):  # every truncation is refused, none crashes
         with raises(DecodeError):
@@ -111,3 +116,32 @@ def test_chain_verification_refuses_a_revoked_certificate():
     assert e.value.reason == "revoked" and e.value.depth == 0, e.value.args
     leaf = x509.verify_chain([cert("op2")], anchors, revoked=rl.is_revoked)
     assert leaf.serial == 0x5678ABCDEF0123456789
+
+
+def test_an_anchor_its_issuer_revoked_no_longer_anchors_anything():
+    # CERT_SM (an anchor on the meter) revoked by the CA root's CRL: its operators are refused.
+    rl = RevocationList(MemStorage())
+    x509.verify_chain([cert("op3")], [cert("sm2")], revoked=rl.is_revoked)
+    assert rl.update(crl("root_revokes_sm2"), [cert("root")])[1:] == (1, 1)
+    for chain in ([cert("op3")], [cert("op3"), cert("sm2")]):  # anchor given or found
+        with raises(x509.ChainError) as e:
+            x509.verify_chain(chain, [cert("sm2")], revoked=rl.is_revoked)
+        assert e.value.reason == "revoked" and e.value.depth == 1, e.value.args
+    with raises(x509.ChainError) as e:
+        x509.verify_chain([cert("sm2")], [cert("root")], revoked=rl.is_revoked)
+    assert e.value.reason == "revoked" and e.value.depth == 0
+    x509.verify_chain([cert("root")], [cert("root")], revoked=rl.is_revoked)  # roots: never
+
+
+def test_a_new_authority_of_the_same_name_numbers_its_crls_afresh():
+    # A new MSP (or a rolled-over key) under the same name: its CRL 1 is not "stale" against
+    # the old key's CRL 3, and what the old one revoked stays revoked.
+    rl = RevocationList(MemStorage())
+    op1, op2 = x509.parse(cert("op1")), x509.parse(cert("op2"))
+    rl.update(crl("good"), [cert("sm")])
+    assert rl.update(crl("twin_low"), [cert("twin")])[1:] == (1, 1)
+    assert rl.is_revoked(op1.issuer(), op1.serial) and rl.is_revoked(op2.issuer(), op2.serial)
+    assert rl.number(op1.issuer()) == 3
+    with raises(CrlRefused) as e:
+        rl.update(crl("twin_low"), [cert("twin")])
+    assert e.value.reason == "stale"

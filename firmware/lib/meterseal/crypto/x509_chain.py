@@ -92,10 +92,12 @@ def _is_anchor(cert, anchors):
     return False
 
 
-def _check_revoked(child, revoked, depth):
-    # RFC 5280 6.1.3 (a)(2): the certificate is not revoked (by the CRLs the caller holds).
-    if revoked is not None and revoked(child.issuer(), child.serial):
-        raise ChainError("revoked", depth, child.describe())
+def _check_revoked(cert, revoked, depth):
+    # RFC 5280 6.1.3 (a)(2): the certificate is not revoked (by the CRLs the caller holds). An
+    # anchor that is not self-issued (CERT_SM, CERT_MFC) is revocable by its issuer's CRL too;
+    # a root is withdrawn by removing it.
+    if revoked is not None and not cert.self_issued() and revoked(cert.issuer(), cert.serial):
+        raise ChainError("revoked", depth, cert.describe())
 
 
 def verify_chain(chain, anchors, now=None, required_usage=None, required_role=None, max_depth=8,
@@ -107,8 +109,8 @@ def verify_chain(chain, anchors, now=None, required_usage=None, required_role=No
     required_usage: x509.KU_* mask the leaf's keyUsage must assert (e.g. KU_DIGITAL_SIGNATURE).
     required_role: a role name the leaf's MeterSeal role extension must list.
     max_depth: most certificates accepted in the chain, anchor included.
-    revoked: is_revoked(issuer_name_der, serial) -> bool, or None to skip revocation (an anchor
-    itself is never checked: it is withdrawn by removing it).
+    revoked: is_revoked(issuer_name_der, serial) -> bool, or None to skip revocation. Anchors
+    are checked too, except self-issued ones.
     """
     if not anchors:
         raise ValueError("no trust anchors")
@@ -134,6 +136,7 @@ def verify_chain(chain, anchors, now=None, required_usage=None, required_role=No
             if not cert.self_issued():
                 below += 1
         if _is_anchor(cert, anchors):
+            _check_revoked(cert, revoked, depth)
             return leaf
         child = cert
         depth += 1
@@ -150,6 +153,7 @@ def verify_chain(chain, anchors, now=None, required_usage=None, required_role=No
             _check_issuer(anchor, depth, below)
             _check_signature(child, anchor, depth - 1)
             _check_revoked(child, revoked, depth - 1)
+            _check_revoked(anchor, revoked, depth)
             return leaf
         except ChainError as e:
             err = err or e

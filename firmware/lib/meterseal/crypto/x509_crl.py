@@ -68,8 +68,12 @@ def parse(data):
     crl.this_update, p = der.read_time(buf, p, te)
     if p < te and buf[p] in (der.UTC_TIME, der.GENERALIZED_TIME):
         crl.next_update, p = der.read_time(buf, p, te)
+        if crl.next_update < crl.this_update:
+            raise DecodeError("nextUpdate before thisUpdate")
     if p < te and buf[p] == der.SEQUENCE:
         rs, re_ = der.expect(buf, p, te, der.SEQUENCE)
+        if rs == re_:
+            raise DecodeError("empty revokedCertificates")  # 5.1.2.6: then it MUST be absent
         p = re_
         while rs < re_:
             a, b = der.expect(buf, rs, re_, der.SEQUENCE)

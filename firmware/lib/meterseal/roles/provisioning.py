@@ -233,7 +233,8 @@ class Provisioning:
             raise CommandError(cp.E_BAD_REQUEST, "install needs msp_cert")
         try:
             x509.verify_chain([msp], self.trust.anchors("ca"),
-                              required_usage=x509.KU_DIGITAL_SIGNATURE)
+                              required_usage=x509.KU_DIGITAL_SIGNATURE,
+                              revoked=self.revocation.is_revoked)
         except x509.ChainError as e:
             _refuse("the MSP certificate does not chain to the CA root: %s" % e)
         for k in args.get("keys", []):
@@ -262,9 +263,9 @@ class Provisioning:
         crl = args.get("crl")
         if not isinstance(crl, (bytes, bytearray)):
             raise CommandError(cp.E_BAD_REQUEST, "update_crl needs crl (DER bytes)")
-        slots = [n for n in self.trust.present() if n != "em"]  # CERT_EM signs no CRLs
         try:
-            who, number, count = self.revocation.update(crl, self.trust.anchors(*slots))
+            who, number, count = self.revocation.update(crl, self.trust.anchors(
+                *self.trust.present()))
         except revocation.CrlRefused as e:
             self.refuse("update_crl", cmd.fingerprint, cmd.role, "crl-" + e.reason, e.detail)
         try:  # not metrological: logged while there is room, never blocked by a full logbook

@@ -6,7 +6,9 @@
 # signed by one of the device's trust anchors that may sign CRLs (x509_crl.Crl.verify), so whoever
 # delivers it cannot forge or trim it. A CRL replaces the previous one of the same issuer only if
 # its CRL number is higher: an old CRL cannot be replayed to un-revoke someone. The device keeps
-# only issuer -> (CRL number, serial numbers), in security/revoked.json.
+# only (issuer name, issuer key) -> (CRL number, serial numbers), in security/revoked.json; the
+# key is part of the row so that a new authority of the same name (a new MSP, a rolled-over key)
+# starts its own numbering, while what the old one revoked stays revoked.
 #
 # The device cannot tell how fresh a CRL is without a trusted clock, so it applies the newest one
 # it was given; nextUpdate is the host's business (meterseal cmd crl says when one is due).
@@ -26,8 +28,8 @@ class CrlRefused(Exception):
         self.detail = detail
 
 
-def _issuer_key(name_der):
-    return hexlify(hashlib.sha256(bytes(name_der)).digest()[:8]).decode()
+def _short_hash(data):
+    return hexlify(hashlib.sha256(bytes(data)).digest()[:8]).decode()
 
 
 class RevocationList:
@@ -35,21 +37,27 @@ class RevocationList:
         self._storage = storage
         raw = storage.read(_FILE)
         rows = json.loads(raw) if raw else {}
-        # issuer key -> [crl number, set of serial numbers as ints]
+        # "name hash.key hash" of the issuer -> [crl number, set of serial numbers as ints]
         self._rows = {}
         for k, row in rows.items():
             self._rows[k] = [row["n"], set(int(s, 16) for s in row["s"])]
 
     def is_revoked(self, issuer_name, serial):
-        """True if a CRL of the issuer with this name (DER bytes) lists the serial."""
+        """True if a CRL of an issuer with this name (DER bytes) lists the serial (RFC 5280: a
+        certificate is named by its issuer's name and its serial number)."""
         if not self._rows:
             return False
-        row = self._rows.get(_issuer_key(issuer_name))
-        return row is not None and serial in row[1]
+        prefix = _short_hash(issuer_name) + "."
+        for k, row in self._rows.items():
+            if k.startswith(prefix) and serial in row[1]:
+                return True
+        return False
 
     def number(self, issuer_name):
-        row = self._rows.get(_issuer_key(issuer_name))
-        return None if row is None else row[0]
+        """The highest CRL number applied from issuers of this name, or None."""
+        prefix = _short_hash(issuer_name) + "."
+        got = [row[0] for k, row in self._rows.items() if k.startswith(prefix)]
+        return max(got) if got else None
 
     def update(self, crl_der, anchors):
         """Apply a DER CRL issued by one of `anchors` (trusted DER certificates); return
@@ -67,7 +75,7 @@ class RevocationList:
         for a in anchors:
             cert = x509.parse(a)
             if cert.subject() != crl.issuer():
-                continue
+                continue  # cheap pre-selection; verify() checks the name again with the key
             try:
                 crl.verify(cert)
                 issuer = cert
@@ -76,7 +84,7 @@ class RevocationList:
                 why = e.args[0]
         if issuer is None:
             raise CrlRefused("issuer", why)
-        key = _issuer_key(crl.issuer())
+        key = _short_hash(crl.issuer()) + "." + _short_hash(issuer.public_key())
         old = self._rows.get(key)
         if old is not None and crl.number <= old[0]:
             raise CrlRefused("stale", "CRL number %d is not above %d, the one applied"
