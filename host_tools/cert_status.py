@@ -6,11 +6,18 @@ valid at t and not revoked before t, and each certificate above was valid, and n
 it issued the one below it (the child's notBefore). A certificate that has expired since does
 not undo what it signed while it was valid.
 
-Revocation comes from CRLs (RFC 5280 section 5). For each certificate the newest CRL whose
-issuer is that certificate's issuer and whose signature verifies with the issuer's key is
-consulted; a CRL that names the issuer but does not verify is an error, never ignored. An
-entry's revocation date, or its invalidity date (RFC 5280 5.3.2) when that is earlier, is the
-moment from which the certificate is bad.
+Revocation comes from CRLs (RFC 5280 section 5). For each certificate, every CRL of its issuer is
+consulted: one whose issuer name and authorityKeyIdentifier match the issuer's certificate, whose
+issuer may sign CRLs (cRLSign) and whose signature verifies (a CRL that names the issuer's key but
+does not verify is an error, never ignored). The earliest revocation any of them records counts,
+because an authority may drop an entry from later CRLs once the certificate has expired (5.1.2.6).
+An entry's revocation date, or its invalidity date (5.3.2) when that is earlier, is the moment
+from which the certificate is bad. What was signed after the newest CRL's thisUpdate cannot be
+judged by it yet: check_signed_between() says so and the caller reports it.
+
+The moment of signing may be known only within a window (an EDL40 block holds local time, UTC
+plus an offset of up to 18 hours): validity dates are then met if any moment of the window is
+inside them, revocation only if the whole window lies before it.
 """
 import datetime
 
@@ -31,8 +38,6 @@ def crl_number(crl):
 
 
 def _bad_from(entry):
-    # RFC 5280 5.3.2: the invalidity date, when given, says since when the key is suspect (it
-    # may be earlier than the date the CA revoked it); the earlier of the two counts.
     at = entry.revocation_date_utc.timestamp()
     try:
         inv = entry.extensions.get_extension_for_class(x509.InvalidityDate).value
@@ -51,43 +56,69 @@ def _when(ts):
         "%Y-%m-%d %H:%M UTC")
 
 
+def _ext(obj, cls):
+    try:
+        return obj.extensions.get_extension_for_class(cls).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _key_id(cert):
+    ski = _ext(cert, x509.SubjectKeyIdentifier)
+    return ski.digest if ski is not None else \
+        x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+
+
+def crls_of(issuer, crls):
+    """The CRLs among `crls` that `issuer` (a certificate) signed, checked (see the module)."""
+    out = []
+    for crl in crls:
+        if crl.issuer != issuer.subject:
+            continue
+        aki = _ext(crl, x509.AuthorityKeyIdentifier)
+        if aki is not None and aki.key_identifier is not None \
+                and aki.key_identifier != _key_id(issuer):
+            continue  # another key of the same name (a renewed authority)
+        ku = _ext(issuer, x509.KeyUsage)
+        if ku is None or not ku.crl_sign:
+            raise StatusError("%s signs CRLs but may not (no cRLSign)" % _name(issuer))
+        if not crl.is_signature_valid(issuer.public_key()):
+            raise StatusError("a CRL naming %s as its issuer does not verify with its key"
+                              % _name(issuer))
+        out.append(crl)
+    return out
+
+
 class ChainStatus:
-    """certs: the chain, leaf first, up to and including its root (checked for signatures
-    already). crls: CRLs to consult (any issuers; those of other authorities are ignored)."""
+    """certs: the chain, leaf first, up to its root (signatures checked already; a top that is
+    not self-issued counts as unchecked for revocation). crls: CRLs of any issuers."""
 
     def __init__(self, certs, crls=()):
         self.certs = list(certs)
-        self.revoked = []  # per certificate: revocation time (UTC seconds) or None
-        self.sources = []  # per certificate but the root: "CRL n of ISSUER" or None
+        self.revoked = []  # per certificate: earliest revocation (UTC s) over its issuer's CRLs
+        self.crl_until = []  # per certificate: thisUpdate of its issuer's newest CRL
+        self.sources = []  # per certificate: "CRL n of ISSUER" (the newest), or None
         for child, parent in zip(self.certs, self.certs[1:]):
-            crl = self._newest_crl(parent, crls)
+            mine = crls_of(parent, crls)
             at = None
-            if crl is not None:
+            for crl in mine:
                 entry = crl.get_revoked_certificate_by_serial_number(child.serial_number)
                 if entry is not None:
-                    at = _bad_from(entry)
-                self.sources.append("CRL %d of %s" % (crl_number(crl), _name(parent)))
-            else:
-                self.sources.append(None)
+                    at = _bad_from(entry) if at is None else min(at, _bad_from(entry))
+            newest = max(mine, key=crl_number) if mine else None  # (a CRL's len() is its entries)
             self.revoked.append(at)
-        self.revoked.append(None)  # a root is withdrawn by removing it from the trust list
-        self._issued_ok = None
-
-    @staticmethod
-    def _newest_crl(issuer, crls):
-        best = None
-        for crl in crls:
-            if crl.issuer != issuer.subject:
-                continue
-            if not crl.is_signature_valid(issuer.public_key()):
-                raise StatusError("a CRL naming %s as its issuer does not verify with its key"
-                                  % _name(issuer))
-            if best is None or crl_number(crl) > crl_number(best):
-                best = crl
-        return best
+            self.crl_until.append(None if newest is None else newest.last_update_utc.timestamp())
+            self.sources.append(None if newest is None else "CRL %d of %s"
+                                % (crl_number(newest), _name(parent)))
+        top = self.certs[-1]
+        self.revoked.append(None)
+        self.crl_until.append(None)
+        # a self-issued root is withdrawn by removing it from the trust list, not by a CRL
+        self.sources.append("root" if top.issuer == top.subject else None)
+        self._issued = None
 
     def unchecked(self):
-        """Subjects whose revocation no CRL could tell (the root excluded)."""
+        """Subjects whose revocation no CRL could tell."""
         return [_name(c) for c, s in zip(self.certs, self.sources) if s is None]
 
     def _check_issuing(self):
@@ -104,24 +135,36 @@ class ChainStatus:
                                   % (_name(child), _when(nb), _name(parent), _when(revoked_at)))
 
     def check_signed_at(self, t):
-        """Raise StatusError unless the leaf could sign at UTC second t."""
-        if self._issued_ok is None:
+        return self.check_signed_between(t, t)
+
+    def check_signed_between(self, t_min, t_max):
+        """Raise StatusError unless the leaf could sign at a moment between UTC seconds t_min and
+        t_max. Returns False if the newest CRL of its issuer is older than t_max (no CRL can
+        tell yet whether it was revoked by then), else True."""
+        if self._issued is None:
             try:
                 self._check_issuing()
-                self._issued_ok = True
+                self._issued = True
             except StatusError as e:
-                self._issued_ok = e
-        if self._issued_ok is not True:
-            raise self._issued_ok
+                self._issued = e
+        if self._issued is not True:
+            raise self._issued
         leaf = self.certs[0]
         nb = leaf.not_valid_before_utc.timestamp()
         na = leaf.not_valid_after_utc.timestamp()
-        if t < nb:
+        if t_max < nb:
             raise StatusError("signed %s, before its certificate was valid (from %s)"
-                              % (_when(t), _when(nb)))
-        if t > na:
+                              % (_span(t_min, t_max), _when(nb)))
+        if t_min > na:
             raise StatusError("signed %s, after its certificate expired (%s)"
-                              % (_when(t), _when(na)))
-        if self.revoked[0] is not None and t >= self.revoked[0]:
-            raise StatusError("signed %s, after its certificate was revoked (%s)"
-                              % (_when(t), _when(self.revoked[0])))
+                              % (_span(t_min, t_max), _when(na)))
+        if self.revoked[0] is not None and t_max >= self.revoked[0]:
+            raise StatusError("signed %s, not before its certificate was revoked (%s)"
+                              % (_span(t_min, t_max), _when(self.revoked[0])))
+        return self.crl_until[0] is None or t_max <= self.crl_until[0]
+
+
+def _span(t_min, t_max):
+    if t_min == t_max:
+        return _when(t_min)
+    return "%s +- %d h" % (_when((t_min + t_max) // 2), (t_max - t_min) // 7200)

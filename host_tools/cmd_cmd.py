@@ -86,19 +86,22 @@ def do_crl(args):
     from .cert_status import crl_number
     from .pki_files import load_crl
 
+    from .pki import crl_path
+
     if bool(args.file) == bool(args.issuer):
         raise ToolError("give a CRL file or --issuer, not both nor neither")
-    with open_pki(args) as p, connect(args) as con:
+    with open_pki(args) as p:
         if args.issuer:
-            path = p.path / "crl" / (p.authority_id(args.issuer).replace(":", "-") + ".crl")
+            path = crl_path(p, args.issuer)
             if not path.exists():
                 raise ToolError("no CRL of %s yet: make one with meterseal ca crl --issuer %s"
                                 % (args.issuer, args.issuer))
             crl = load_crl(str(path))
         else:
             crl = load_crl(args.file)
-        s = open_session(args, con, p)
-        data = s.send("update_crl", {"crl": crl.public_bytes(Encoding.DER)})
+        with connect(args) as con:
+            s = open_session(args, con, p)
+            data = s.send("update_crl", {"crl": crl.public_bytes(Encoding.DER)})
     print("%s applies CRL %d of %s: %d certificate%s revoked (answer signed by its CERT_EM)"
           % (s.device_id, crl_number(crl), data["issuer"], data["revoked"],
              "" if data["revoked"] == 1 else "s"))

@@ -47,15 +47,16 @@ def do_publish(args):
     from .pki_files import crl_in, load_certs, read
 
     for path in args.files:
-        crl = crl_in(read(path))
+        data = read(path)
+        crl = crl_in(path, data)
         if crl is not None:
             from .cert_status import crl_number
 
             stored = d.publish_crl(crl)
-            print("%s CRL %d of %s" % ("published" if stored else "kept the newer or same",
+            print("%s CRL %d of %s" % ("published" if stored else "already there:",
                                        crl_number(crl), crl.issuer.rfc4514_string()))
             continue
-        for cert in load_certs(path):
+        for cert in load_certs(path, data):
             e = d.publish(cert, args.kind, args.identity)
             print("published %s as %s" % (e["subject"], e["name"]))
     return 0

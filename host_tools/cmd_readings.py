@@ -96,20 +96,25 @@ def do_verify(args):
         return EXIT_CHECK_FAILED
     print("%d readings of %s verified: CERT_EM -> calibration authority -> institute root, "
           "each signed while CERT_EM was valid" % (len(rows), ", ".join(devices)))
-    print_revocation(key_for)
+    print_revocation(key_for, rows)
     return 0
 
 
-def print_revocation(key_for):
+def print_revocation(key_for, rows):
     unchecked, used = set(), set()
     for mc in key_for.used.values():
         unchecked.update(mc.status.unchecked())
-        used.update(s for s in mc.status.sources if s)
+        used.update(s for s in mc.status.sources if s and s != "root")
     if used:
         print("revocation checked against " + "; ".join(sorted(used)))
     if unchecked:
         print("revocation NOT checked for %s: no CRL of their issuer (publish one with "
               "`meterseal dir publish CRL`, or give --crl)" % "; ".join(sorted(unchecked)))
+    late = sum(1 for r in rows if r["ok"] and r.get("after_crl"))
+    if late:
+        print("%d reading%s signed after (or within 18 h of) the newest CRL's thisUpdate: a "
+              "later CRL must say whether CERT_EM was revoked by then"
+              % (late, " was" if late == 1 else "s were"))
 
 
 def build_readings(p):

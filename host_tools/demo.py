@@ -89,5 +89,5 @@ def run_demo(board="esp32", interpreter="micropython", keep=None):
             print("%d of %d readings FAILED" % (len(bad), len(rows)))
             return 1
         print("%d sealed readings verified, each signed while CERT_EM was valid." % len(rows))
-        print_revocation(key_for)
+        print_revocation(key_for, rows)
     return 0

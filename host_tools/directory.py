@@ -31,7 +31,7 @@ class DirectoryError(ToolError):
 def _entry(cert, kind, identity):
     return {"kind": kind, "identity": identity, "subject": cert.subject.rfc4514_string(),
             "issuer": cert.issuer.rfc4514_string(), "serial": format(cert.serial_number, "x"),
-            "fingerprint": cert.fingerprint(hashes.SHA256()).hex(),
+            "fingerprint": fingerprint(cert),
             "not_before": cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
@@ -120,21 +120,42 @@ class Directory:
             self.publish_crl(x509.load_der_x509_crl(path.read_bytes()))
         return out
 
-    # CRLs: one per issuing authority, the newest (highest CRL number) wins. With LDAP this is
-    # the certificateRevocationList attribute of the authority's entry (RFC 4523).
+    # CRLs: every CRL an authority published is kept, not only the newest, because a later
+    # one may drop the entry of a certificate that has expired since (RFC 5280 5.1.2.6) while
+    # readings it signed are still checked. With LDAP these are the certificateRevocationList
+    # values of the authority's entry (RFC 4523).
     def publish_crl(self, crl):
-        """Publish a CRL; True if stored, False if the directory has this one or a newer."""
-        from .cert_status import crl_number
+        """Publish a CRL after checking it against its issuer's certificate in the directory;
+        True if stored, False if the directory has it already."""
+        from .cert_status import StatusError, crl_number, crls_of
 
-        key = _issuer_key(crl.issuer)
+        issuers = [self._load(e) for e in self._entries() if e["subject"]
+                   == crl.issuer.rfc4514_string()]
+        issuer, why = None, "no certificate of its issuer %s is in the directory" \
+            % crl.issuer.rfc4514_string()
+        for cert in issuers:
+            try:
+                if crls_of(cert, [crl]):
+                    issuer = cert
+                    break
+                why = "it names another key of %s" % crl.issuer.rfc4514_string()
+            except StatusError as e:
+                why = str(e)
+        if issuer is None:
+            raise DirectoryError("CRL %d not published: %s" % (crl_number(crl), why))
+        key = "%s-%s-%d" % (_issuer_key(crl.issuer), fingerprint(issuer)[:8], crl_number(crl))
         old = self._load_crl(key)
-        if old is not None and crl_number(old) >= crl_number(crl):
+        if old is not None:
+            if old.public_bytes(serialization.Encoding.DER) != \
+                    crl.public_bytes(serialization.Encoding.DER):
+                raise DirectoryError("another CRL %d of %s is in the directory already"
+                                     % (crl_number(crl), crl.issuer.rfc4514_string()))
             return False
         self._store_crl(key, crl)
         return True
 
     def crls(self):
-        """Every CRL in the directory (their signatures are checked by whoever uses them)."""
+        """Every CRL in the directory (checked against its issuer when it was published)."""
         return [self._load_crl(k) for k in self._crl_keys()]
 
     def _crl_keys(self):
@@ -151,6 +172,10 @@ def _issuer_key(name):
     import hashlib
 
     return hashlib.sha256(name.public_bytes()).hexdigest()[:16]
+
+
+def fingerprint(cert):
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 class FolderDirectory(Directory):
@@ -225,7 +250,7 @@ class FolderDirectory(Directory):
                 cert = x509.load_der_x509_certificate(f.read())
         except (OSError, ValueError) as e:
             raise DirectoryError("cannot read %s: %s" % (path, e)) from e
-        if cert.fingerprint(hashes.SHA256()).hex() != entry["fingerprint"]:
+        if fingerprint(cert) != entry["fingerprint"]:
             raise DirectoryError("%s does not hold the certificate index.json lists" % path)
         return cert
 

@@ -368,11 +368,15 @@ def make_crl(pki, issuer, days=30, now=None):
                for r in pki.index.rows(issuer=aid, status="revoked")]
     crl = build_crl(pki.certificate(aid), pki.signer(aid), revoked,
                     pki.index.next_crl_number(aid), now, days)
-    base = pki.path / "crl" / aid.replace(":", "-")
-    der_path = base.with_suffix(".crl")
+    der_path = crl_path(pki, aid)
     write_file(str(der_path), crl.public_bytes(serialization.Encoding.DER))
-    write_file(str(base) + ".crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+    write_file(str(der_path) + ".pem", crl.public_bytes(serialization.Encoding.PEM))
     return crl, der_path
+
+
+def crl_path(pki, issuer):
+    """Where make_crl keeps the newest CRL of an authority (DER; PEM beside it as .crl.pem)."""
+    return pki.path / "crl" / (pki.authority_id(issuer).replace(":", "-") + ".crl")
 
 
 def x509_is_ca(cert):
@@ -426,5 +430,5 @@ def verify_pop(public_key_sec1, challenge, signature_raw, curve="p256"):
 __all__ = ["Pki", "PkiError", "PopError", "init_pki", "open_pki", "add_manufacturer", "issue_em",
            "issue_device", "issue_operator", "issue_metrological_operator", "issue_dcs",
            "holder_key_path", "chain",
-           "trust_anchor", "find", "load_issued", "revoke", "make_crl", "new_challenge",
+           "trust_anchor", "find", "load_issued", "revoke", "make_crl", "crl_path", "new_challenge",
            "pop_message", "verify_pop", "to_der", "to_pem", "fingerprint"]

@@ -12,9 +12,9 @@ def read(path):
         raise ToolError("cannot read %s: %s" % (path, e.strerror)) from e
 
 
-def load_certs(path):
+def load_certs(path, data=None):
     """The certificates of a PEM file (one or more) or a DER file, in file order."""
-    data = read(path)
+    data = read(path) if data is None else data
     try:
         if b"-----BEGIN" in data:
             return x509.load_pem_x509_certificates(data)
@@ -23,20 +23,23 @@ def load_certs(path):
         raise ToolError("%s holds no readable certificate: %s" % (path, e)) from e
 
 
-def crl_in(data):
-    """The CRL in PEM or DER bytes, or None if they hold something else (certificates)."""
-    try:
-        if b"-----BEGIN X509 CRL-----" in data:
+def crl_in(path, data):
+    """The CRL in a file's bytes (PEM or DER), or None if they hold something else."""
+    if b"-----BEGIN X509 CRL-----" in data:
+        try:
             return x509.load_pem_x509_crl(data)
-        if b"-----BEGIN" not in data:
+        except ValueError as e:
+            raise ToolError("%s holds no readable CRL: %s" % (path, e)) from e
+    if b"-----BEGIN" not in data:
+        try:
             return x509.load_der_x509_crl(data)
-    except ValueError:
-        pass
+        except ValueError:
+            pass  # perhaps a DER certificate
     return None
 
 
 def load_crl(path):
-    crl = crl_in(read(path))
+    crl = crl_in(path, read(path))
     if crl is None:
         raise ToolError("%s holds no readable CRL" % path)
     return crl

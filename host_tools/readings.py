@@ -173,13 +173,14 @@ class MeterCert:
 
 def verify_frame(frame, key_for):
     """Check one SML file. key_for(device_id) -> MeterCert. Returns a row dict: n, device,
-    time (UTC s), seconds index, pagination (first), values {register: Wh}, ok, reason."""
+    time (local s, as signed), seconds index, pagination (first), values {register: Wh}, ok,
+    reason, after_crl (signed later than the newest CRL of CERT_EM's issuer could tell)."""
     from meterseal.crypto.errors import InvalidKey, InvalidSignature
     from meterseal.proto import sml
     from meterseal.security import sealed
 
     row = {"n": reading_number(frame), "device": None, "time": None, "sec": None, "pag": None,
-           "values": {}, "ok": False, "reason": None}
+           "values": {}, "ok": False, "reason": None, "after_crl": False}
     try:
         msgs = sml.decode_frame(frame)
         ress = [m.body for m in msgs if isinstance(m.body, sml.GetListRes)]
@@ -191,9 +192,13 @@ def verify_frame(frame, key_for):
                 raise InvalidSignature("two server IDs in one reading")
         mc = key_for(row["device"])
         sealed.verify_sealed(frame, mc.key)
-        # The signed block holds local time; the UTC it came from is what the SML states
-        # (the two differ by an offset the format bounds to 18 h).
-        mc.status.check_signed_at(ress[0].entry(sealed.OBIS_READING).val_time.value)
+        # Each block signs local time only: UTC + an offset the SML states but the signature
+        # does not cover, bounded to 18 h. So the signing moment is known within that window.
+        for r in ress:
+            local = int.from_bytes(sealed.build_block(r)[10:14], "little")
+            if not mc.status.check_signed_between(local - sealed.MAX_OFFSET_S,
+                                                  local + sealed.MAX_OFFSET_S):
+                row["after_crl"] = True
     except (InvalidSignature, InvalidKey, ValueError) as e:
         row["reason"] = e.args[0] if e.args else type(e).__name__
         return row

@@ -14,20 +14,28 @@ T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 DAY = datetime.timedelta(days=1)
 
 
-def _cert(cn, key, issuer=None, issuer_key=None, start=T0, days=365, ca=False, serial=None):
+def _cert(cn, key, issuer=None, issuer_key=None, start=T0, days=365, ca=False, serial=None,
+          crl_sign=True):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    ku = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment",
+                        "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign",
+                        "encipher_only", "decipher_only"), False)
+    ku.update(key_cert_sign=ca, crl_sign=ca and crl_sign, digital_signature=not ca)
     b = (x509.CertificateBuilder().subject_name(name)
          .issuer_name(issuer.subject if issuer else name)
          .public_key(key.public_key()).serial_number(serial or x509.random_serial_number())
          .not_valid_before(start).not_valid_after(start + days * DAY)
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+         .add_extension(x509.KeyUsage(**ku), critical=True))
     return b.sign(issuer_key or key, hashes.SHA256())
 
 
-def _crl(issuer, key, number, revoked=(), invalid_since=None):
+def _crl(issuer, key, number, revoked=(), invalid_since=None, issued=T0 + 100 * DAY):
     b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
-         .last_update(T0 + 100 * DAY).next_update(T0 + 130 * DAY)
-         .add_extension(x509.CRLNumber(number), critical=False))
+         .last_update(issued).next_update(issued + 30 * DAY)
+         .add_extension(x509.CRLNumber(number), critical=False)
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),
+                        critical=False))
     for serial, when in revoked:
         rb = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
         if invalid_since is not None:
@@ -68,9 +76,13 @@ def test_a_revoked_meter_keeps_what_it_signed_before(pki):
     crl = _crl(cal, k["cal"], 1, [(em.serial_number, T0 + 100 * DAY)])
     st = ChainStatus(chain, [crl])
     st.check_signed_at(ts(T0 + 100 * DAY) - 1)
-    with pytest.raises(StatusError, match="after its certificate was revoked"):
+    with pytest.raises(StatusError, match="not before its certificate was revoked"):
         st.check_signed_at(ts(T0 + 100 * DAY))
     assert st.sources[0] == "CRL 1 of CN=Calibration" and st.unchecked() == ["CN=Calibration"]
+    # a moment known only within a window: revocation must follow the whole window
+    with pytest.raises(StatusError, match="revoked"):
+        st.check_signed_between(ts(T0 + 99 * DAY), ts(T0 + 100 * DAY) + 10)
+    assert st.check_signed_between(ts(T0 + 99 * DAY), ts(T0 + 100 * DAY) - 10) is True
 
 
 def test_invalidity_date_counts_when_earlier_than_the_revocation(pki):
@@ -84,7 +96,7 @@ def test_invalidity_date_counts_when_earlier_than_the_revocation(pki):
         st.check_signed_at(ts(T0 + 50 * DAY))
 
 
-def test_the_newest_crl_of_the_issuer_wins(pki):
+def test_every_crl_of_the_issuer_counts_not_only_the_newest(pki):
     k, chain = pki
     em, cal, _ = chain
     old = _crl(cal, k["cal"], 1)
@@ -92,18 +104,50 @@ def test_the_newest_crl_of_the_issuer_wins(pki):
     for crls in ([old, new], [new, old]):
         with pytest.raises(StatusError, match="revoked"):
             ChainStatus(chain, crls).check_signed_at(ts(T0 + 20 * DAY))
+    # RFC 5280 lets a CA drop an expired certificate's entry from later CRLs: the earlier CRL
+    # still says since when CERT_EM was bad
+    dropped = _crl(cal, k["cal"], 3, issued=T0 + 400 * DAY)
+    st = ChainStatus(chain, [new, dropped])
+    with pytest.raises(StatusError, match="revoked"):
+        st.check_signed_at(ts(T0 + 200 * DAY))
+    assert st.sources[0] == "CRL 3 of CN=Calibration"
+
+
+def test_signed_after_the_newest_crl_is_not_yet_known(pki):
+    k, chain = pki
+    st = ChainStatus(chain, [_crl(chain[1], k["cal"], 1)])  # thisUpdate day 100
+    assert st.check_signed_at(ts(T0 + 100 * DAY)) is True
+    assert st.check_signed_at(ts(T0 + 100 * DAY) + 1) is False
+    assert ChainStatus(chain).check_signed_at(ts(T0 + 200 * DAY)) is True  # no CRL: unchecked()
     # a CRL of another authority says nothing about this chain
     other = _cert("Other CA", k["other"], ca=True)
-    st = ChainStatus(chain, [_crl(other, k["other"], 9, [(em.serial_number, T0)])])
+    st = ChainStatus(chain, [_crl(other, k["other"], 9, [(chain[0].serial_number, T0)])])
     st.check_signed_at(ts(T0 + 20 * DAY))
 
 
 def test_a_crl_that_does_not_verify_is_an_error_not_silence(pki):
     k, chain = pki
     em, cal, _ = chain
-    forged = _crl(cal, k["other"], 5)  # the calibration authority's name, another key
+    forged = _crl(cal, k["other"], 5)  # the calibration authority's name and another key
+    ChainStatus(chain, [forged]).check_signed_at(ts(T0))  # its AKI names that other key: not ours
+    b = (x509.CertificateRevocationListBuilder().issuer_name(cal.subject)
+         .last_update(T0).next_update(T0 + DAY).add_extension(x509.CRLNumber(6), critical=False)
+         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+             k["cal"].public_key()), critical=False))
+    claims_ours = b.sign(k["other"], hashes.SHA256())
     with pytest.raises(StatusError, match="does not verify"):
-        ChainStatus(chain, [forged])
+        ChainStatus(chain, [claims_ours])
+    nosign = _cert("Calibration", k["cal"], chain[2], k["root"], start=T0 - 10 * DAY, ca=True,
+                   crl_sign=False)
+    with pytest.raises(StatusError, match="no cRLSign"):
+        ChainStatus([chain[0], nosign, chain[2]], [_crl(nosign, k["cal"], 7)])
+
+
+def test_a_chain_that_stops_below_a_root_is_unchecked_at_its_top(pki):
+    _, chain = pki
+    assert ChainStatus(chain[:2]).unchecked() == ["CN=CERT_EM 1MSL0012345678", "CN=Calibration"]
+    assert ChainStatus(chain).unchecked() == ["CN=CERT_EM 1MSL0012345678", "CN=Calibration"]
+    assert ChainStatus(chain[2:]).unchecked() == []
 
 
 def test_chain_model_for_the_authorities_above(pki):

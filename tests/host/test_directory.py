@@ -157,10 +157,13 @@ def test_dir_commands(ca, run, tmp_path, monkeypatch):
     assert code == 2 and "no directory: give --directory DIR" in err
 
 
-def test_crls_newest_per_authority_from_files_and_from_the_ca(tmp_path, run):
-    """K6: the directory keeps each authority's newest CRL; `dir publish` takes CRL files (PEM or
-    DER) and `--from-ca` the CA's; `dir list` shows them."""
+def test_crls_checked_and_kept_per_authority_from_files_and_from_the_ca(tmp_path, run):
+    """K6: the directory keeps every CRL an authority published (a later one may drop an
+    expired certificate's entry), each checked against its issuer when published; `dir publish`
+    takes CRL files (PEM or DER) and `--from-ca` the CA's; `dir list` shows them."""
     from cryptography.hazmat.primitives.serialization import Encoding
+
+    from host_tools.pki_profile import build_crl
 
     p = pki.init_pki(tmp_path / "pki", PASS)
     try:
@@ -169,23 +172,41 @@ def test_crls_newest_per_authority_from_files_and_from_the_ca(tmp_path, run):
         pki.revoke(p, format(em.serial_number, "x"), "key-compromise")
         second, second_path = pki.make_crl(p, "calibration")
         d = FolderDirectory(tmp_path / "dir")
+        with pytest.raises(DirectoryError, match="no certificate of its issuer"):
+            d.publish_crl(second)  # the calibration authority is not in this directory yet
+        d.publish(p.certificate("calibration"))
         assert d.crls() == []
         assert d.publish_crl(second) is True
-        assert d.publish_crl(first) is False  # older: the directory keeps the newer
+        assert d.publish_crl(first) is True  # history: both stay
         assert d.publish_crl(second) is False
-        assert [len(c) for c in d.crls()] == [1]
+        assert sorted(len(c) for c in d.crls()) == [0, 1]
+        # a CRL in the authority's name under another key is not published
+        other = ec.generate_private_key(ec.SECP256R1())
+
+        class OtherSigner:
+            def public_key(self):
+                return other.public_key()
+
+            def sign(self, tbs):
+                from cryptography.hazmat.primitives import hashes
+
+                return other.sign(tbs, ec.ECDSA(hashes.SHA256()))
+
+        forged = build_crl(p.certificate("calibration"), OtherSigner(), [], 99)
+        with pytest.raises(DirectoryError, match="not published"):
+            d.publish_crl(forged)
+        assert len(d.crls()) == 2
         (tmp_path / "first.pem").write_bytes(first.public_bytes(Encoding.PEM))
         dd = tmp_path / "dir2"
+        run("dir", "publish", "--directory", dd, "--from-ca", "--ca", p.path)
         code, out, _ = run("dir", "publish", "--directory", dd, tmp_path / "first.pem")
-        assert code == 0 and out.startswith("published CRL 1 of CN=")
-        code, out, _ = run("dir", "publish", "--directory", dd, second_path)  # DER
-        assert code == 0 and out.startswith("published CRL 2 of CN=")
-        code, out, _ = run("dir", "publish", "--directory", dd, tmp_path / "first.pem")
-        assert code == 0 and out.startswith("kept the newer or same CRL 1")
+        assert code == 0 and out.startswith("published CRL 1 of CN="), out
+        code, out, _ = run("dir", "publish", "--directory", dd, second_path)  # DER, already in
+        assert code == 0 and out.startswith("already there: CRL 2 of CN="), out
         code, out, _ = run("dir", "list", "--directory", dd)
         assert code == 0 and "CRL of" in out and "Calibration" in out
-        d3 = FolderDirectory(tmp_path / "dir3")
-        d3.publish_pki(p)
-        assert sorted(len(c) for c in d3.crls()) == [1]
+        (tmp_path / "bad.pem").write_bytes(b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
+        code, _, err = run("dir", "publish", "--directory", dd, tmp_path / "bad.pem")
+        assert code == 2 and "holds no readable CRL" in err
     finally:
         p.close()

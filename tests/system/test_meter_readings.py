@@ -176,8 +176,13 @@ def test_verify_needs_a_key_source_and_a_readable_file(tmp_path, monkeypatch):
 
 def test_readings_after_cert_em_was_revoked_fail_earlier_ones_stand(sealed_meter, tmp_path):
     """S1 for years: a revoked meter key keeps what it sealed before the revocation; the CRL
-    comes through the directory as `meterseal dir publish` leaves it (chain model)."""
+    comes through the directory as `meterseal dir publish` leaves it (chain model). A block
+    signs local time only (UTC + up to 18 h), so a reading counts only if it was sealed 18 h
+    before the revocation, whatever offset the SML claims."""
+    import datetime
     import shutil
+
+    from cryptography.hazmat.primitives.serialization import Encoding
 
     from host_tools.directory import FolderDirectory
     from host_tools.pki_profile import build_crl
@@ -188,30 +193,36 @@ def test_readings_after_cert_em_was_revoked_fail_earlier_ones_stand(sealed_meter
     f.write_bytes(data)
     rows = rd.verify_data(data, rd.key_source(directory=directory))
     assert len(rows) >= 4 and all(r["ok"] for r in rows)
-    times = [sealed.verify_sealed(fr, em_key(cert))[0].entry(sealed.OBIS_READING).val_time.value
-             for _, fr in rd.split(data)]
-    cut = times[len(times) // 2]
-    # A copy of the directory with the calibration authority's CRL listing CERT_EM from `cut`
-    # (built directly, so the module's PKI index stays as the other tests expect it).
-    dcopy = tmp_path / "dir"
-    shutil.copytree(d / "dir", dcopy)
-    import datetime
+    local = [r["time"] for r in rows]  # the signed (local) times
+    utc = datetime.timezone.utc
 
-    when = datetime.datetime.fromtimestamp(cut, datetime.timezone.utc)
-    crl = build_crl(p.certificate("calibration"), p.signer("calibration"),
-                    [(cert.serial_number, when, "key-compromise")], 7)
-    crl_file = tmp_path / "cal.crl"
-    from cryptography.hazmat.primitives.serialization import Encoding
+    def directory_with_crl(name, when, number):
+        # A copy of the directory with a calibration authority CRL listing CERT_EM from `when`
+        # (built directly, so the module's PKI index stays as the other tests expect it).
+        dcopy = tmp_path / name
+        shutil.copytree(d / "dir", dcopy)
+        crl = build_crl(p.certificate("calibration"), p.signer("calibration"),
+                        [(cert.serial_number, datetime.datetime.fromtimestamp(when, utc),
+                          "key-compromise")], number)
+        crl_file = tmp_path / (name + ".crl")
+        crl_file.write_bytes(crl.public_bytes(Encoding.DER))
+        _ms("dir", "publish", crl_file, "--directory", dcopy)
+        return dcopy, crl_file
 
-    crl_file.write_bytes(crl.public_bytes(Encoding.DER))
-    _ms("dir", "publish", crl_file, "--directory", dcopy)
-    assert FolderDirectory(dcopy).crls()[0].issuer == p.certificate("calibration").subject
-    rows = rd.verify_data(data, rd.key_source(directory=FolderDirectory(dcopy)))
-    for r, t in zip(rows, times):
-        assert r["ok"] == (t < cut), (r, t, cut)
-        if not r["ok"]:
-            assert "after its certificate was revoked" in r["reason"], r["reason"]
-    out = _ms("readings", "verify", f, "--directory", dcopy, ok=False)
+    # revoked 18 h and a minute after the last reading: every reading stands
+    late, _ = directory_with_crl("late", max(local) + 18 * 3600 + 60, 7)
+    assert FolderDirectory(late).crls()[0].issuer == p.certificate("calibration").subject
+    assert all(r["ok"] for r in rd.verify_data(data, rd.key_source(
+        directory=FolderDirectory(late))))
+    out = _ms("readings", "verify", f, "--directory", late)
+    assert "revocation checked against CRL 7 of CN=Metrological Institute Calibration" \
+        in out.stdout
+    # revoked at the first reading's time: none can be shown to come before it
+    early, crl_file = directory_with_crl("early", local[0], 8)
+    rows = rd.verify_data(data, rd.key_source(directory=FolderDirectory(early)))
+    assert not any(r["ok"] for r in rows)
+    assert all("not before its certificate was revoked" in r["reason"] for r in rows), rows[0]
+    out = _ms("readings", "verify", f, "--directory", early, ok=False)
     assert out.returncode == 1 and "revoked" in out.stderr
     # the same CRL as a file, with the certificates as files
     (tmp_path / "em.pem").write_bytes(pkimod.to_pem(cert) + pkimod.to_pem(
@@ -219,8 +230,8 @@ def test_readings_after_cert_em_was_revoked_fail_earlier_ones_stand(sealed_meter
     (tmp_path / "root.pem").write_bytes(pkimod.to_pem(pkimod.trust_anchor(p, "institute")))
     out = _ms("readings", "verify", f, "--cert", tmp_path / "em.pem", "--root",
               tmp_path / "root.pem", "--crl", crl_file, ok=False)
-    assert out.returncode == 1 and "%d of %d readings FAILED" % (
-        sum(t >= cut for t in times), len(times)) in out.stdout
+    assert out.returncode == 1 and "%d of %d readings FAILED" % (len(rows), len(rows)) \
+        in out.stdout
     # without a CRL the verifier passes them all, and says revocation was not checked
     out = _ms("readings", "verify", f, "--directory", d / "dir")
     assert "revocation NOT checked for" in out.stdout and "Calibration" in out.stdout

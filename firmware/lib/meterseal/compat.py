@@ -93,9 +93,9 @@ def mem_info():
 
 
 def largest_free_block(limit=1 << 20):
-    """The largest buffer the heap can give at once (bytes), or None under CPython. Free heap
-    says little when it is split into small runs; this is what a big frame or certificate needs.
-    Found by trying allocations (about 20), so call it on request, not in a loop."""
+    """The largest buffer the heap can give at once (bytes, at most `limit`), or None under
+    CPython. Free heap says little when it is split into small runs; this is what a big frame or
+    certificate needs. Found by trying allocations (about 20), so call it on request only."""
     if not IS_MICROPYTHON:
         return None
     lo, hi = 0, limit

@@ -37,7 +37,7 @@ OBIS_SIGNATURE_VERSION = b"\x00\xaf\x73\x76\x72\xff"  # 0-175:115.118.114*255
 _UNIT_WH = const(30)  # DLMS unit code Wh
 _CLASSIC_SIG = const(50)  # P-192 r||s + 2 logbook bytes
 _EMOC_SIG = const(66)  # P-256 r||s + 2 logbook bytes
-_MAX_OFFSET_S = const(64800)  # java.time.ZoneOffset allows +-18 h
+MAX_OFFSET_S = const(64800)  # java.time.ZoneOffset allows +-18 h; the block holds UTC + offset
 _CONTRACT_LEN = const(128)
 
 # Block offsets (SAFE SMLSignature.java).
@@ -89,7 +89,7 @@ def _local_seconds(t, what):
     if not isinstance(t, sml.Time) or t.kind != sml.Time.LOCAL:
         raise DecodeError(what + ": needs a localTimestamp")
     off = (t.local_offset + t.season_offset) * 60
-    if off > _MAX_OFFSET_S or off < -_MAX_OFFSET_S:
+    if off > MAX_OFFSET_S or off < -MAX_OFFSET_S:
         raise DecodeError(what + ": time offset out of range")
     return (t.value + off) & 0xFFFFFFFF
 
