@@ -7,7 +7,7 @@ an offline or HSM signer is any object with the same two methods (the idea of im
 PayloadSigner/DigestSigner), handed to `Pki.use_signer()`.
 
 Key files are written 0600 through a temporary file and an atomic rename, always encrypted
-(`BestAvailableEncryption`), and never printed. The passphrase comes from --passphrase-file, the
+(PKCS#8 PBES2 at 600,000 PBKDF2-HMAC-SHA256 rounds, pkcs8.py), and never printed. The passphrase comes from --passphrase-file, the
 environment (METERSEAL_CA_PASSPHRASE) or a getpass prompt, in that order.
 """
 import getpass
@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from .errors import ToolError
 
 ENV_PASSPHRASE = "METERSEAL_CA_PASSPHRASE"
-# Characters, for new key files: cryptography's PKCS#8 PBES2 uses only 2048 PBKDF2 rounds, so the
-# passphrase itself must carry the strength.
+# Characters, for new key files: the KDF slows guessing down, the passphrase must still carry
+# the strength.
 MIN_PASSPHRASE = 12
 
 CURVES = {"p256": ec.SECP256R1, "brainpoolP256r1": ec.BrainpoolP256R1}
@@ -132,9 +132,9 @@ def save_private_key(path, key, passphrase):
     """Write `key` as encrypted PKCS#8 PEM, mode 0600, atomically; refuse to overwrite."""
     if os.path.exists(path):
         raise PkiError("%s exists already; not overwriting a private key" % path)
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.BestAvailableEncryption(_as_bytes(passphrase)))
-    write_file(path, data, mode=0o600)
+    from .pkcs8 import encrypt_pem
+
+    write_file(path, encrypt_pem(key, _as_bytes(passphrase)), mode=0o600)
 
 
 def load_private_key(path, passphrase):

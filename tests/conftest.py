@@ -29,6 +29,9 @@ def _prepare_vectors():
 def pytest_configure(config):
     _prepare_vectors()
     os.environ["METERSEAL_VECTORS"] = str(VECTORS)
+    # CA key files take 600,000 PBKDF2 rounds (host_tools/pkcs8.py, ~0.15 s per key); the suite
+    # makes hundreds, so it writes them with fewer. test_pki_openssl.py checks the default.
+    os.environ.setdefault("METERSEAL_KDF_ROUNDS", "10000")
 
 
 def pytest_terminal_summary(terminalreporter):

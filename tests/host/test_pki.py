@@ -403,3 +403,27 @@ def test_kinds_table_matches_the_test_profile():
     for name, (ca, path_len, usage, roles, years) in PROFILE.items():
         k = KINDS[name]
         assert (k.ca, k.path_len, set(k.usage), k.years) == (ca, path_len, usage, years)
+
+
+def test_key_files_of_earlier_folders_still_load(tmp_path):
+    """Keys written before pkcs8.py (cryptography's BestAvailableEncryption, 2048 rounds) load;
+    new ones carry the configured rounds (K1)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec as cec
+
+    from host_tools.pki_keys import load_private_key, save_private_key
+
+    key = cec.generate_private_key(cec.SECP256R1())
+    old = tmp_path / "old.key.pem"
+    old.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.BestAvailableEncryption(b"a long passphrase")))
+    assert load_private_key(str(old), "a long passphrase").private_numbers() == \
+        key.private_numbers()
+    new = tmp_path / "new.key.pem"
+    save_private_key(str(new), key, "a long passphrase")
+    assert new.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+    assert load_private_key(str(new), "a long passphrase").private_numbers() == \
+        key.private_numbers()
+    with pytest.raises(pki.PkiError, match="wrong passphrase"):
+        load_private_key(str(new), "not the passphrase")

@@ -131,6 +131,28 @@ def test_openssl_opens_the_keys_only_with_the_passphrase(hierarchy):
     assert "PBES2" in r.stdout and "aes-256-cbc" in r.stdout
 
 
+@needs_openssl
+def test_key_files_use_600000_pbkdf2_sha256_rounds_by_default(tmp_path, monkeypatch):
+    """K1: CA keys at rest. The suite lowers METERSEAL_KDF_ROUNDS for speed; the product
+    default is checked here, by OpenSSL, on a key written the way `ca init` writes them."""
+    from host_tools import pkcs8
+    from host_tools.pki_keys import load_private_key, save_private_key
+
+    monkeypatch.delenv("METERSEAL_KDF_ROUNDS", raising=False)
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "ca.key.pem"
+    save_private_key(str(path), key, PASS)
+    r = _openssl("asn1parse", "-in", path)
+    assert "PBES2" in r.stdout and "PBKDF2" in r.stdout and "hmacWithSHA256" in r.stdout
+    assert ("INTEGER           :%06X" % pkcs8.KDF_ROUNDS) in r.stdout, r.stdout  # 0927C0
+    assert "aes-256-cbc" in r.stdout
+    r = _openssl("pkey", "-in", path, "-passin", "env:PKI_PASS", "-pubout",
+                 env=dict(os.environ, PKI_PASS=PASS))
+    assert r.returncode == 0 and r.stdout.encode() == key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert load_private_key(str(path), PASS).private_numbers() == key.private_numbers()
+
+
 _MP_SCRIPT = """
 from meterseal.crypto import x509
 def rd(p):
