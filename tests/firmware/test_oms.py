@@ -102,8 +102,13 @@ def test_receiver_accepts_and_reads_records():
     rx, _ = _rx()
     r = rx.handle(_m7(10))
     assert r["meter"] == "MSL12345678" and r["counter"] == 10 and r["mode"] == 7
-    assert r["records"] == [[0, 0, 0, 0, 0x13, 1000]]
-    assert rx.handle(_m5(acc=7))["access"] == 7
+    assert r["records"] == [[0, 0, 0, 0, 0x13, 1000]] and r["authenticated"] is True
+    # once a meter has used mode 7, a telegram with less protection is a downgrade
+    assert _reason(rx, _m5(acc=7)) == "downgrade"
+    rx, _ = _rx()
+    r = rx.handle(_m5(acc=7))
+    assert r["access"] == 7 and r["authenticated"] is False
+    assert rx.handle(_m7(1))["counter"] == 1  # an upgrade is fine
 
 
 def test_receiver_rejections_have_exact_reasons():
@@ -173,3 +178,79 @@ def test_meter_records_encode():
     out = bytearray()
     enc.encode_record(out, 4, 0x13, 1000)
     assert bytes(out) == _APL
+
+
+def _afl_mode5(counter, mac=False):
+    # A mode 5 telegram behind an AFL that claims a message counter (and, with mac, a MAC).
+    f = _m5()
+    fc = 0x2000 | 0x0800 | (0x0400 if mac else 0)
+    body = bytes((0x25,)) + bytes((counter & 255, counter >> 8 & 255, counter >> 16 & 255,
+                                   counter >> 24)) + (bytes(8) if mac else b"")
+    afl = bytes((0x90, 2 + len(body), fc & 255, fc >> 8)) + body
+    body = afl + f[10:]
+    return bytes((len(body) + 9,)) + f[1:10] + body
+
+
+def test_an_afl_counter_outside_mode_7_moves_nothing():
+    # Without a MAC a counter proves nothing: it must not pass a replay or push the real
+    # counter up (which would lock the meter out).
+    rx, _ = _rx()
+    for frame in (_afl_mode5(0xFFFFFFFF), _afl_mode5(1, mac=True)):
+        assert _reason(rx, frame) == "malformed: afl"
+    assert _reason(rx, _m7(8)) is None
+
+
+def test_afl_message_length_follows_the_mac_and_is_covered_by_it():
+    # EN 13757-7 AFL order: FCL MCL [KI] [MCR] [MAC] [ML]; the MAC input is MCL..MCR, ML, TPL.
+    counter = 77
+    f = _m7(counter)
+    t = oms.parse(f)
+    tpl = f[t.tpl:]
+    ml = bytes((len(tpl) & 255, len(tpl) >> 8))
+    mcl = 0x25 | 0x40  # the MCL says an ML is present
+    mac_in = bytes((mcl,)) + f[15:19] + ml
+    from meterseal.crypto import cmac
+
+    mac = cmac.cmac(oms._kdf(_K, 1, t), mac_in + tpl)[:8]
+    fc = 0x2000 | 0x0800 | 0x0400 | 0x1000
+    afl_body = bytes((mcl,)) + f[15:19] + mac + ml
+    body = bytes((0x90, 2 + len(afl_body), fc & 255, fc >> 8)) + afl_body + tpl
+    frame = bytes((len(body) + 9,)) + f[1:10] + body
+    t2 = oms.parse(frame)
+    assert t2.counter == counter and t2.mac == mac
+    assert oms.open_apl(t2, frame, _K)[2:8] == _APL and t2.authenticated
+
+
+def test_mode5_drops_unencrypted_records_after_its_blocks():
+    f = _m5()
+    tail = unhex("0413" "3F420F00")  # 999999 l, in the clear after the encrypted block
+    forged = bytes((f[0] + len(tail),)) + f[1:] + tail
+    t = oms.parse(forged)
+    apl = oms.open_apl(t, forged, _K)
+    assert t.plain_tail == len(tail) and tail not in apl
+    rx, _ = _rx()
+    assert rx.handle(forged)["records"] == [[0, 0, 0, 0, 0x13, 1000]]
+
+
+def test_mode5_replay_older_than_the_meters_clock_is_refused():
+    # Date/time record (type F) 2026-03-01 10:15 and 10:30, then the older one again with a new
+    # access number: mode 5 has no counter, but the meter's clock tells.
+    def at(minute, acc):
+        out = bytearray()
+        enc.encode_record(out, 4, 0x6D, (2026, 3, 1, 10, minute))
+        return _m5(acc=acc, apl=bytes(out) + _APL)
+
+    rx, _ = _rx()
+    assert _reason(rx, at(15, 1)) is None
+    assert _reason(rx, at(30, 2)) is None
+    assert _reason(rx, at(15, 3)) == "stale time"
+    assert _reason(rx, at(30, 4)) is None  # the same minute again: meters send every few s
+
+
+def test_key_names_are_normalised_and_checked():
+    b = _board()
+    wmbus_keys.put_key(b, "msl12345678", _K)
+    assert wmbus_keys.meters(b) == ["MSL12345678"]
+    for bad in ("K@M7634879!", "MSL1234567", "1SL12345678"):
+        with raises(ValueError):
+            wmbus_keys.put_key(b, bad, _K)

@@ -74,6 +74,7 @@ def test_tv_w3_multical21_ell_ctr():
     t, apl = _open("tv_w3_multical21_ell_ctr")
     assert t.meter() == "KAM76348799" and (t.version, t.device_type) == (0x1B, 0x16)
     assert (t.ell_cc, t.ell_acc, t.ci) == (0x20, 0x91, 0x78)
+    assert t.acc == 0x91  # no TPL: the ELL's access number is the telegram's (replay checks)
     assert apl == unhex("02FF207100041308190000441308190000615B7F616713")
     assert _find(_records(apl), 0x13) == 6408  # 6.408 m3
 

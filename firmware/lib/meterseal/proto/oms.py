@@ -2,14 +2,21 @@
 # AFL/TPL security, OMS Vol. 2): parse a link frame down to its application data and seal one.
 #
 #   DLL | [ELL CI 8C: CC ACC | 8D: CC ACC SN(4) {payload CRC (LE) ...AES-CTR}]
-#       | [AFL CI 90: AFL.L FC(2) [MCL] [KI(2)] [MCR(4)] [ML(2)] [MAC]]
+#       | [AFL CI 90: AFL.L FC(2) [MCL] [KI(2)] [MCR(4)] [MAC] [ML(2)]]
 #       | TPL CI 7A: ACC STS CF(2) | 72: ID(4) M(2) VER TYPE ACC STS CF(2) | 78: none
 #       | [CF-ext (mode 7)] | encrypted N x 16 bytes | plain tail
 #
 # Security mode 5: AES-128-CBC, IV = M A ACC x 8 (TPL address under CI 72), plaintext begins
 # 2F 2F (the key check; there is no MAC). Mode 7: Kenc/Kmac = CMAC(K, 00/01 || MCR || ID || 07 x 7)
 # (EN 13757-7 9.5, KDF selection 1), AES-128-CBC with a zero IV, and the AFL MAC = CMAC(Kmac,
-# MCL || MCR || [ML] || TPL CI .. end) truncated. Facts and vectors: protocols-reference 2.4-2.10.
+# MCL || [KI] || MCR || [ML] || TPL CI .. end) truncated. Facts and vectors: protocols-reference
+# 2.4-2.10.
+#
+# What is authenticated: only mode 7 (the AFL MAC). Mode 5 and the ELL's AES-CTR encrypt, and
+# their 2F 2F / payload CRC checks tell a wrong key, but neither stops an attacker who alters
+# ciphertext (CBC garbles a block, CTR flips chosen bits and the CRC can be patched): open_apl
+# says which in t.authenticated. A message counter counts only under a MAC: an AFL outside mode
+# 7 is refused, so nothing unauthenticated can move the receiver's counters.
 #
 # parse() needs no key (the receiver looks the key up by the meter it names); open_apl() checks
 # and decrypts. Format errors raise wmbus.FrameError(reason); a wrong key or MAC raises
@@ -68,6 +75,8 @@ class Telegram:
         self.data = 0  # offset of the (encrypted) application data
         self.addr = b""  # M(2) A(6) of the meter the TPL speaks for: IV and key derivation
         self.ell_rest = 0  # offset of the CTR-encrypted part when the ELL encrypts
+        self.authenticated = False  # set by open_apl: a mode 7 MAC checked out
+        self.plain_tail = 0  # mode 5: bytes after the encrypted blocks (dropped, unprotected)
 
     def meter(self):
         """'APA88888888': manufacturer letters and ID of the meter (the TPL's under CI 72)."""
@@ -120,6 +129,10 @@ def _upper(t, buf, pos, end):
     t.tpl = pos
     if ci == CI_TPL_NONE:
         t.data = pos + 1
+        if t.ell_acc is not None:
+            t.acc = t.ell_acc  # no TPL: the ELL's access number is the telegram's
+        if t._mac_in is not None or t.counter is not None:
+            raise FrameError("afl")  # AFL authentication without a TPL mode 7 to bind it to
         return
     if ci == CI_TPL_LONG:
         _need(buf, pos, 13, end)
@@ -143,6 +156,9 @@ def _upper(t, buf, pos, end):
         pos += 1
     elif t.mode != MODE_NONE and t.mode != MODE_CBC_IV:
         raise FrameError("security mode")
+    if t._mac_in is not None or t.counter is not None:
+        if t.mode != MODE_CBC_KDF:
+            raise FrameError("afl")  # AFL authentication belongs to mode 7 (OMS Vol. 2)
     if t.mode != MODE_NONE and pos + 16 * t.blocks > end:
         raise FrameError("short")
     t.data = pos
@@ -167,8 +183,7 @@ def _afl(t, buf, pos, end):
         _need(buf, p, 4, stop)
         t.counter = buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16 | buf[p + 3] << 24
         p += 4
-    if fc & _FC_ML:
-        p += 2
+    mac_at = p
     if fc & _FC_MAC:
         if not fc & _FC_MCL:
             raise FrameError("afl")
@@ -176,10 +191,16 @@ def _afl(t, buf, pos, end):
         if mlen is None:
             raise FrameError("afl auth type")
         _need(buf, p, mlen, stop)
-        # EN 13757-7 / OMS: the MAC covers MCL, KI, MCR and ML as sent, then the TPL onwards.
-        t._mac_in = bytes(buf[mcl_at:p])
         t.mac = bytes(buf[p:p + mlen])
         p += mlen
+    ml = b""
+    if fc & _FC_ML:  # after the MAC on the air, before the TPL in what the MAC covers
+        _need(buf, p, 2, stop)
+        ml = bytes(buf[p:p + 2])
+        p += 2
+    if t.mac is not None:
+        # EN 13757-7 / OMS: the MAC covers MCL, KI, MCR and ML as sent, then the TPL onwards.
+        t._mac_in = bytes(buf[mcl_at:mac_at]) + ml
     if p != stop:
         raise FrameError("afl length")
     return stop
@@ -232,6 +253,8 @@ def open_apl(t, buf, key, end=None):
     if t.mode == MODE_CBC_IV:
         k = key
         iv = _iv5(t)
+        t.plain_tail = end - t.data - n
+        end = t.data + n  # unencrypted records behind mode 5 blocks carry no protection at all
     else:
         if t.counter is None or t.mac is None:
             raise FrameError("afl")
@@ -239,6 +262,7 @@ def open_apl(t, buf, key, end=None):
             raise FrameError("kdf")
         kmac = _kdf(key, _KDF_MAC, t)
         cmac.verify_cmac(kmac, t._mac_in + bytes(memoryview(buf)[t.tpl:end]), t.mac)
+        t.authenticated = True
         k = _kdf(key, _KDF_ENC, t)
         iv = bytes(16)
     plain = aes.cbc_decrypt(k, iv, memoryview(buf)[t.data:t.data + n]) if n else b""

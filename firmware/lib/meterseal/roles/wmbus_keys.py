@@ -16,8 +16,21 @@ def get_key(board, meter):
         return None
 
 
+def meter_name(meter):
+    """'APA88888888' as telegrams name meters: three letters A-Z and the 8-digit ID (hex digits,
+    as some IDs carry them), upper case. ValueError otherwise."""
+    if not isinstance(meter, str) or len(meter) != 11:
+        raise ValueError("meter must be manufacturer letters and 8 ID digits, e.g. APA88888888")
+    m = meter.upper()
+    if not all("A" <= ch <= "Z" for ch in m[:3]) or \
+            not all(ch in "0123456789ABCDEF" for ch in m[3:]):
+        raise ValueError("meter must be manufacturer letters and 8 ID digits, e.g. APA88888888")
+    return m
+
+
 def put_key(board, meter, key):
     """Store (or replace) the key of a meter; atomic in the keystore."""
+    meter = meter_name(meter)
     if len(key) != 16:
         raise ValueError("KEY_M-Bus must be 16 bytes (AES-128)")
     keystore.open(board).put_secret(_PREFIX + meter, bytes(key))
@@ -46,8 +59,7 @@ def key_command(board, only=None):
         meter = args.get("meter")
         try:
             key = binascii.unhexlify(args.get("key", ""))
-            if not isinstance(meter, str) or len(meter) != 11:
-                raise ValueError("meter must be manufacturer letters and 8 ID digits")
+            meter = meter_name(meter)
             if only is not None and meter != only:
                 raise ValueError("this meter is " + only)
             put_key(board, meter, key)
