@@ -48,7 +48,7 @@ KINDS = {k.name: k for k in (
     Kind("institute", "Metrological Institute Root", None, 40, True, 1, (_KCS, _CRL), None),
     Kind("calibration", "Calibration Authority", "institute", 30, True, 0, (_KCS, _CRL), None),
     Kind("software", "Software Approval", "institute", 10, False, None, (_DS,),
-         R.METROLOGICAL_INSTITUTE),
+         R.SOFTWARE_APPROVAL),
     Kind("ca", "CA Root (Trusted Third Party)", None, 30, True, 1, (_KCS, _CRL), None),
     Kind("manufacturer", "Manufacturer CA (CERT_MFC)", "ca", 20, True, 0, (_DS, _KCS, _CRL),
          R.MANUFACTURER),
@@ -122,7 +122,7 @@ def role_value(names):
     if not names:
         raise PkiError("a role extension needs at least one role")
     for n in names:
-        if n not in R.ALL:
+        if n not in R.ALL and n != R.SOFTWARE_APPROVAL:
             raise PkiError("unknown role %r (known: %s)" % (n, ", ".join(R.ALL)))
     return der.encode_sequence(*[der.encode_utf8(n) for n in names])
 

@@ -19,7 +19,7 @@ EXPECTED = {
     "reset_logbook": {INST},
     "install": {MFC},
     "erase": {MFC},
-    "update_crl": {SM},  # not in Table 1: revocation (S4) is the security management's
+    "update_crl": {SM, INST},  # not in Table 1: revocation (S4), a fixed row
 }
 
 

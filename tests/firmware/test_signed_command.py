@@ -65,3 +65,39 @@ def test_replay_table_survives_restart_and_rejection_changes_nothing():
 def test_peek_reads_the_name_without_trusting_it():
     anchor, vectors = _vectors()
     assert sc.peek(unhex(vectors[0][2])) == "read_registers"
+
+
+def test_forgetting_a_signer_never_reopens_its_old_commands():
+    # 64 signers per class are remembered; the one forgotten raises the class's floor, so its
+    # recorded commands stay refused, and another class's flood cannot push it out at all.
+    st = MemStorage()
+    g = sc.ReplayGuard(st)
+    g.accept("institute", 1000, "metrological")
+    g.accept("victim", 500, "non-metrological")
+    for i in range(64):  # certificates an attacker minted, each with one command
+        g.accept("minted%d" % i, 2000 + i, "non-metrological")
+    g = sc.ReplayGuard(st)  # after a restart too
+    for old in (500, 450):  # its recorded commands
+        with raises(sc.Rejected) as e:
+            g.check("victim", old, "non-metrological")
+        assert e.value.reason == "replay"
+    g.check("victim", 2064, "non-metrological")  # a fresh (ms) counter: fine
+    with raises(sc.Rejected):
+        g.check("institute", 1000, "metrological")  # the other class kept it
+    g.check("institute", 1001, "metrological")
+
+
+def test_counter_beyond_the_range_is_malformed():
+    # A counter of 2^64-1 would lock its signer out for good; 2^53-1 is the most accepted.
+    from meterseal.crypto import cbor
+
+    class Msg:
+        def __init__(self, ctr):
+            self.payload = cbor.dumps({"v": 1, "dev": DEVICE, "cmd": "x", "args": {},
+                                       "ctr": ctr, "iat": 0})
+
+    assert sc._payload(Msg((1 << 53) - 1))["ctr"] == (1 << 53) - 1
+    for ctr in (1 << 53, (1 << 64) - 1, -1):
+        with raises(sc.Rejected) as e:
+            sc._payload(Msg(ctr))
+        assert e.value.reason == "malformed"

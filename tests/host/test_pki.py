@@ -84,7 +84,7 @@ def test_hierarchy_is_fig_2(hierarchy):
 PROFILE = {  # kind: (cA, pathLen, keyUsage, roles, years)
     "institute": (True, 1, {"key_cert_sign", "crl_sign"}, None, 40),
     "calibration": (True, 0, {"key_cert_sign", "crl_sign"}, None, 30),
-    "software": (False, None, {"digital_signature"}, ["metrological-institute"], 10),
+    "software": (False, None, {"digital_signature"}, ["software-approval"], 10),
     "ca": (True, 1, {"key_cert_sign", "crl_sign"}, None, 30),
     "manufacturer": (True, 0, {"digital_signature", "key_cert_sign", "crl_sign"},
                      ["manufacturer"], 20),

@@ -172,7 +172,7 @@ def test_micropython_firmware_accepts_the_chains(hierarchy):
     p, issued, base = hierarchy
     jobs = []
     for name, role in (("em", None), ("op", "msp-operator"), ("dcs", "data-collection"),
-                       ("muc", None), ("software", "metrological-institute")):
+                       ("muc", None), ("software", "software-approval")):
         chain = pki.chain(p, issued[name])
         files = []
         for i, c in enumerate(chain):
@@ -191,4 +191,4 @@ def test_micropython_firmware_accepts_the_chains(hierarchy):
         "OK CN=Olga None msp-operator,customer",
         "OK CN=Collect None data-collection",
         "OK CN=MUC 9MSL0000000042 9MSL0000000042 ",
-        "OK CN=Metrological Institute Software Approval None metrological-institute"]
+        "OK CN=Metrological Institute Software Approval None software-approval"]

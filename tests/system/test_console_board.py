@@ -76,6 +76,36 @@ def test_garbage_and_truncated_frames_leave_board_answering(mp_board):
         assert con.request("info")["interpreter"].startswith("micropython")
 
 
+def test_a_garbled_retry_does_not_replace_the_cached_answer(mp_board):
+    # The host resends a request whose answer it lost; one resend arrives garbled (payload
+    # CRC), the next clean: it must get the first run's answer, not the garbled frame's error.
+    good = cp.encode_frame(cp.T_REQUEST, 77, cbor2.dumps(["info", {}]))
+    bad = bytearray(good)
+    bad[-4] ^= 0x01  # a payload byte: the header (and request id) stay readable
+    reader = cp.FrameReader()
+
+    def answer(ser):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            reader.feed(ser.read(512))
+            f = reader.next_frame()
+            if f is not None:
+                return f
+        raise AssertionError("no answer")
+
+    ser = serial.serial_for_url(mp_board.url(), timeout=0.1)
+    try:
+        ser.write(good)
+        first = answer(ser)
+        ser.write(bytes(bad))
+        assert answer(ser)[0] == cp.T_ERROR
+        ser.write(good)
+        again = answer(ser)
+    finally:
+        ser.close()
+    assert first[0] == cp.T_RESPONSE and again == first
+
+
 def test_slow_partial_frame_is_dropped_then_board_answers(mp_board):
     good = cp.encode_frame(cp.T_REQUEST, 9, cbor2.dumps(["info", {}]))
     with BoardConsole(mp_board.url()) as con:

@@ -364,3 +364,47 @@ def test_a_revoked_operator_is_refused_once_the_meter_has_the_crl(meter, capsys,
     assert cli.main(["cmd", "crl", "--issuer", "sm", "--as", "sm"] + base) == 1  # the same again
     assert "crl-stale" in capsys.readouterr().err
     m["con"].close()
+
+
+def test_commands_that_could_lock_or_half_change_the_meter_are_refused_and_logged(meter):
+    """A set_time far from the signed issue time (it could make every certificate expired
+    for good), an install with a bad MSP certificate or key list, a parameter name of the
+    wrong type: each refused with a reason and logged, nothing changed (S4, D2, D3)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    m = meter
+    m["con"] = BoardConsole(m["board"].url(), timeout=20)
+    try:
+        loc = m["signers"][R.LOCAL_OPERATOR]
+        mfc = m["signers"][R.MANUFACTURER]
+        inst = m["signers"][R.METROLOGICAL_INSTITUTE]
+        now = int(time.time())
+        err = _send(m, loc, "set_time", {"time": now + 10 * 365 * 86400})[1]
+        assert err.reason.startswith("range:") and "issue time" in err.reason, err.reason
+        err = _send(m, loc, "set_time", {"time": now + 3650 * 86400},
+                    issued=now + 3650 * 86400)[1]  # signed for then: the clock refuses it
+        assert err is not None
+        assert _send(m, loc, "set_time", {"time": now})[1] is None
+        err = _send(m, inst, "set_parameter", {"name": [1], "value": 1})[1]
+        assert err.reason.startswith("range:"), err.reason
+        good = _der(pkimod.trust_anchor(m["p"], "sm"))
+        err = _send(m, mfc, "install", {"msp_cert": b"\x30\x03\x02\x01\x00"})[1]
+        assert err.reason.startswith("msp-chain:"), err.reason
+        err = _send(m, mfc, "install", {"msp_cert": good, "keys": 5})[1]
+        assert err.reason.startswith("value:"), err.reason
+        err = _send(m, mfc, "install", {"msp_cert": good, "keys": [
+            {"name": "wmbus.MSL00000001", "eph": b"\x04" + bytes(64), "wrapped": bytes(24)}]})[1]
+        assert err.reason.startswith("key:"), err.reason
+        ev = [(e["ev"], e["out"]) for e in _tail(m, 7)]
+        for want in (("set_time", "range"), ("set_parameter", "range"), ("install", "msp-chain"),
+                     ("install", "value"), ("install", "key")):
+            assert want in ev, (want, ev)
+        # update_crl: a fixed row, delivered by the institute as well as by the MSP
+        err = _send(m, m["signers"][R.MSP_SECURITY], "set_access_entry",
+                    {"command": "update_crl", "roles": []})[1]
+        assert err is not None
+        crl, _ = pkimod.make_crl(m["p"], "calibration")
+        data, err, _ = _send(m, inst, "update_crl", {"crl": crl.public_bytes(Encoding.DER)})
+        assert err is None and "Calibration" in data["issuer"], (data, err)
+    finally:
+        m["con"].close()

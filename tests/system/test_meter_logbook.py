@@ -5,6 +5,7 @@ reads and resets it, and the reset is the first entry of the new log, carrying t
 last one (D3, S1)."""
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_full_logbook_blocks_metrological_changes_until_read_and_reset(meter, mo
         with pytest.raises(BoardError, match="full"):
             s.send("set_parameter", {"name": "utc_offset_min", "value": 0})
         with pytest.raises(BoardError, match="full"):
-            s.send("set_time", {"time": 1800000000})
+            s.send("set_time", {"time": int(time.time())})
         head = s.send("read_logbook", {"count": 1})["head"]
         assert head["full"] and head["count"] == 6 and head["lost"] == 2
         with pytest.raises(BoardError, match="head"):  # not read up to its end
@@ -107,6 +108,23 @@ def test_full_logbook_blocks_metrological_changes_until_read_and_reset(meter, mo
     assert entry_payload(entries[1])["ev"] == "set_parameter" and head["count"] == 2
     # the new log verifies, and against the archive of the one before
     assert _cli(m, "logbook", "verify", "--previous", str(archive)) == 0
+
+
+def test_garbage_on_the_console_cannot_fill_the_logbook(meter):
+    """Refusals anyone can cause without a signature are logged while the logbook has room,
+    counted (into "lost") once only a fifth is left: the institute's changes still fit."""
+    m = meter
+    with BoardConsole(m["board"].url(), timeout=20) as con:
+        s = _session(m, con)
+        head = s.send("read_logbook", {"count": 1})["head"]
+        assert head["count"] <= 4, head  # capacity 6: room for the test
+        for _ in range(12):
+            with pytest.raises(BoardError, match="malformed"):
+                con.request("signed", {"command": b"\x00"})
+        head = s.send("read_logbook", {"count": 1})["head"]
+        assert head["count"] == 5 and not head["full"] and head["lost"] >= 1, head
+        s.send("set_parameter", {"name": "utc_offset_min", "value": 30})  # still room for it
+        assert s.send("read_logbook", {"count": 1})["head"]["count"] == 6
 
 
 @pytest.mark.parametrize("how", ["delete", "reorder", "alter", "truncate"])

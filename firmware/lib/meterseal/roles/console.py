@@ -47,7 +47,10 @@ class ConsoleService:
                         break
                     await self._handle(frame)
                 except cp.FrameError as e:
-                    await self._send_error(e.args[2], e.args[0], e.args[1])
+                    # Not through _answer: a garbled frame must not replace the cached answer
+                    # of the last request, which its clean retry is still owed.
+                    await self._uart.write(cp.encode_frame(cp.T_ERROR, e.args[2], cbor.dumps(
+                        [e.args[0], e.args[1]])))
                 except MemoryError:
                     # A fragmented heap must cost one request, never the console: drop what is
                     # buffered, collect, and tell the host to try again.

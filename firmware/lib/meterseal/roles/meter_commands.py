@@ -85,7 +85,19 @@ class MeterCommands:
     # --- metrological parameters (D2) ------------------------------------------------------
 
     def set_time(self, args, cmd):
+        from meterseal.security.signed_command import MAX_SKEW_S
+
         t = self._int(cmd, args, "time", _TIME_MIN, _TIME_MAX, -1)
+        # The time must be the one the signer signed the command at, and inside the signer's
+        # certificate: otherwise one allowed set_time could move the clock where every
+        # certificate is expired or not yet valid, and no signed command could ever set it back.
+        if abs(t - cmd.issued) > MAX_SKEW_S:
+            self.p.refuse(cmd.name, cmd.fingerprint, cmd.role, "range",
+                          "time %d is not the command's issue time %d (within %d s)"
+                          % (t, cmd.issued, MAX_SKEW_S), new=t)
+        if not cmd.valid_from <= t <= cmd.valid_to:
+            self.p.refuse(cmd.name, cmd.fingerprint, cmd.role, "range",
+                          "time %d is outside the signer's certificate" % t, new=t)
         self.p.log_change(cmd, "set_time", self.board.time(), t)
         old = self.p.clock.set(t)
         return self.answer(cmd, {"old": old, "new": t})
@@ -95,7 +107,7 @@ class MeterCommands:
 
         name, value = args.get("name"), args.get("value")
         try:
-            if name not in PARAMETERS:
+            if not isinstance(name, str) or name not in PARAMETERS:
                 raise ValueError("unknown parameter %r (one of %s)"
                                  % (name, ", ".join(sorted(PARAMETERS))))
             value = PARAMETERS[name][1](value)  # the meter's own range check, before logging

@@ -28,6 +28,11 @@ def _bytes(args, name, size=None):
     return bytes(v)
 
 
+# Refusal reasons that need no fresh signature to cause (see Provisioning.refuse).
+_UNAUTHENTICATED = ("malformed", "unknown", "chain", "signature", "device", "expired", "replay")
+_UNLOGGED_FLUSH_S = 60
+
+
 class Provisioning:
     def __init__(self, board):
         self.board = board
@@ -49,6 +54,8 @@ class Provisioning:
         # Called before an erase wipes storage: a role stops writing what it holds in RAM
         # (the meter its registers), so nothing of the old life reappears after the wipe.
         self.on_erase = []
+        self._unlogged = 0  # unauthenticated refusals counted, not yet in the logbook's head
+        self._unlogged_at = 0
 
     def __call__(self, args):
         # The console's "signed" command is this object: roles reach it through the table to
@@ -196,7 +203,8 @@ class Provisioning:
         try:
             cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard,
                                         now=self.clock.trusted_now(),
-                                        revoked=self.revocation.is_revoked)
+                                        revoked=self.revocation.is_revoked,
+                                        cls=access.command_class(name, cargs))
         except signed_command.Rejected as e:
             e = (e.reason, e.detail)  # drop the traceback before parsing the message again
             self.refuse(name, access.claimed_signer(msg), None, e[0], e[1])
@@ -208,8 +216,21 @@ class Provisioning:
 
     def refuse(self, name, fp, role, reason, detail, old=None, new=None):
         """Record a refused attempt in the logbook (D3), then answer "rejected". Before the
-        seal there is no logbook (no em key); a full one counts what it cannot hold."""
+        seal there is no logbook (no em key); a full one counts what it cannot hold.
+
+        Refusals that anyone can cause without a fresh signature (garbage, a foreign chain, a
+        bad signature, a replayed or misaddressed command) must not fill the logbook and so
+        block metrological changes: once it has only a fifth of its room left they are
+        counted instead (into the lost-attempts count the reset entry carries, written at
+        most once a minute to spare the flash)."""
         if self.life.sealed:
+            if reason in _UNAUTHENTICATED and self.logbook.room() <= self.logbook.capacity // 5:
+                self._unlogged += 1
+                now = self.board.time()
+                if abs(now - self._unlogged_at) >= _UNLOGGED_FLUSH_S:
+                    self.logbook.note_lost(self._unlogged)
+                    self._unlogged, self._unlogged_at = 0, now
+                _refuse("%s: %s" % (reason, detail))
             try:
                 self.logbook.record(name or "?", fp, role, old, new, reason)
             except LogbookFull:
@@ -227,18 +248,30 @@ class Provisioning:
             _refuse("full: %s" % e)
 
     def install(self, args, cmd):
-        self._require(lifecycle.CALIBRATED, lifecycle.INSTALLED)
-        msp = args.get("msp_cert")
-        if not isinstance(msp, (bytes, bytearray)):
-            raise CommandError(cp.E_BAD_REQUEST, "install needs msp_cert")
+        def no(reason, detail):  # every refusal of a signed command is logged (D3)
+            self.refuse(cmd.name, cmd.fingerprint, cmd.role, reason, detail)
+
+        try:
+            self.life.require(lifecycle.CALIBRATED, lifecycle.INSTALLED)
+        except lifecycle.StateError as e:
+            no("state", str(e))
+        msp, keys = args.get("msp_cert"), args.get("keys", [])
+        if not isinstance(msp, (bytes, bytearray)) or not isinstance(keys, list):
+            no("value", "install needs msp_cert (bytes) and keys (a list)")
         try:
             x509.verify_chain([msp], self.trust.anchors("ca"),
                               required_usage=x509.KU_DIGITAL_SIGNATURE,
                               revoked=self.revocation.is_revoked)
         except x509.ChainError as e:
-            _refuse("the MSP certificate does not chain to the CA root: %s" % e)
-        for k in args.get("keys", []):
-            self._receive_key(k)
+            no("msp-chain", "the MSP certificate does not chain to the CA root: %s" % e)
+        secrets = []  # all keys unwrapped before any is stored: a refusal changes nothing
+        for k in keys:
+            try:
+                secrets.append(self._unwrap_key(k))
+            except ValueError as e:
+                no("key", str(e))
+        for name, secret in secrets:
+            self.ks.put_secret(name, secret)
         addr = args.get("primary_address")
         if isinstance(addr, int) and 0 <= addr <= 250:
             ident = self.ident()
@@ -262,7 +295,8 @@ class Provisioning:
         command the device (revocation.py). A refused CRL is logged like a refused command."""
         crl = args.get("crl")
         if not isinstance(crl, (bytes, bytearray)):
-            raise CommandError(cp.E_BAD_REQUEST, "update_crl needs crl (DER bytes)")
+            self.refuse("update_crl", cmd.fingerprint, cmd.role, "value",
+                        "update_crl needs crl (DER bytes)")
         try:
             who, number, count = self.revocation.update(crl, self.trust.anchors(
                 *self.trust.present()))
@@ -275,18 +309,21 @@ class Provisioning:
             pass
         return {"issuer": who, "number": number, "revoked": count}
 
-    def _receive_key(self, k):
+    def _unwrap_key(self, k):
+        """(name, secret) of one wrapped key of install; ValueError says what is wrong."""
         try:
             name, eph, wrapped = k["name"], bytes(k["eph"]), bytes(k["wrapped"])
         except (KeyError, TypeError):
-            raise CommandError(cp.E_BAD_REQUEST, "a key is {name, eph, wrapped}")
+            raise ValueError("a key is {name, eph, wrapped}")
+        if not isinstance(name, str):
+            raise ValueError("a key's name is text")
         from meterseal.crypto.errors import InvalidKey, InvalidTag
 
         try:
             kek = wrap_kek(self.ks.ecdh(KX_KEY, eph), self.device_id())
-            self.ks.put_secret(name, keywrap.unwrap(kek, wrapped))
+            return name, keywrap.unwrap(kek, wrapped)
         except (InvalidKey, InvalidTag, ValueError) as e:
-            _refuse("key %r: cannot unwrap (%s)" % (name, e))
+            raise ValueError("key %r: cannot unwrap (%s)" % (name, e))
 
     def erase_signed(self, args, cmd):
         return self._erase()

@@ -9,6 +9,9 @@
 #   metrological      institute root   (D2: only whom the metrological institute authorises)
 #   non-metrological  CERT_SM (msp)    (the MSP's security management issues CERT_OPi, CERT_DCS)
 #   manufacturer      CERT_MFC         (install, erase, U4: the device knows it from production)
+#   revocation        institute root or CERT_SM (update_crl: whoever delivers a CRL, it counts
+#                     only if its issuer, an anchor, signed it; a fixed row, so neither side can
+#                     stop the other's revocations)
 import json
 
 from meterseal.security import roles as R
@@ -18,11 +21,13 @@ TABLE_VERSION = 1
 METROLOGICAL = "metrological"
 NON_METROLOGICAL = "non-metrological"
 MANUFACTURER = "manufacturer"
+REVOCATION = "revocation"
 
 ANCHORS = {
     METROLOGICAL: ("institute",),
     NON_METROLOGICAL: ("msp",),
     MANUFACTURER: ("manufacturer",),
+    REVOCATION: ("institute", "msp"),
 }
 
 SET_ENTRY = "set_access_entry"  # its class is the class of the entry it changes
@@ -39,7 +44,7 @@ CLASSES = {
     "reset_logbook": METROLOGICAL,
     "install": MANUFACTURER,
     "erase": MANUFACTURER,
-    "update_crl": NON_METROLOGICAL,
+    "update_crl": REVOCATION,
 }
 
 _READERS = (R.ENERGY_PROVIDER, R.MSP_SECURITY, R.MSP_OPERATOR, R.DISPLAY, R.DATA_COLLECTION)
@@ -56,9 +61,10 @@ DEFAULT = {
     "reset_logbook": (R.METROLOGICAL_INSTITUTE,),
     "install": (R.MANUFACTURER,),  # "Non-Metrological Commands ->" of the manufacturer (U4)
     "erase": (R.MANUFACTURER,),
-    # The MSP's security management delivers CRLs; each must be signed by its issuer, one of the
-    # device's anchors (revocation.py), so the deliverer cannot forge or trim one.
-    "update_crl": (R.MSP_SECURITY,),
+    # The MSP's security management or the institute delivers CRLs; each must be signed by its
+    # issuer, one of the device's anchors (revocation.py), so the deliverer cannot forge or trim
+    # one.
+    "update_crl": (R.MSP_SECURITY, R.METROLOGICAL_INSTITUTE),
 }
 
 # Who may change the entries of each class (fixed in the firmware, so nobody can grant himself
@@ -193,6 +199,8 @@ def peek(msg):
             return None, None
         p, _ = cbor.decode(msg, pos, pos + n)
         name, args = p.get("cmd"), p.get("args")
+    except MemoryError:
+        raise  # not a malformation: the console answers "busy" and the host asks again
     except Exception:  # any malformation: verify() names it properly afterwards
         return None, None
     if not isinstance(name, str):
@@ -212,5 +220,7 @@ def claimed_signer(msg):
         s1 = cose.parse_sign1(msg)
         return hexlify(hashlib.sha256(bytes(s1.x5chain[0])).digest()[:16]).decode() \
             if s1.x5chain else None
+    except MemoryError:
+        raise
     except Exception:
         return None

@@ -230,12 +230,17 @@ class Logbook:
         self._load()
         return self._append(event, fp, role, old, new, outcome)
 
-    def note_lost(self):
-        """A refused attempt that a full logbook cannot hold: counted, and the count goes into
-        the reset entry, so the institute learns how many attempts it did not see."""
+    def note_lost(self, n=1):
+        """Refused attempts the logbook does not hold: counted, and the count goes into the
+        reset entry, so the institute learns how many attempts it did not see."""
         self._load()
-        self.lost += 1
+        self.lost += n
         self._save_head()
+
+    def room(self):
+        """Entries that can still be written before the logbook is full."""
+        self._load()
+        return self.capacity - self.count
 
     def _payload(self, seq, event, fp, role, old, new, outcome, prev):
         return cbor.dumps({"v": FORMAT_VERSION, "seq": seq, "t": self._clock(), "ev": event,

@@ -12,6 +12,9 @@ MANUFACTURER = "manufacturer"  # non-metrological commands; last resort for a ch
 LOCAL_OPERATOR = "local-operator"  # on-site metrological and non-metrological commands
 DISPLAY = "display"  # consumption indicator: reads metering data
 DATA_COLLECTION = "data-collection"  # delegated data collection service (CERT_DCS, U6)
+# Not a role of Table 1, so no access table grants it anything: the institute's software
+# approval key signs firmware images (U5), never commands.
+SOFTWARE_APPROVAL = "software-approval"
 
 ALL = (METROLOGICAL_INSTITUTE, ENERGY_PROVIDER, MSP_SECURITY, MSP_OPERATOR, CUSTOMER, MANUFACTURER,
        LOCAL_OPERATOR, DISPLAY, DATA_COLLECTION)

@@ -13,7 +13,11 @@
 #   "expired"    issued too long ago or in the future (only when the board's clock is trusted)
 #   "replay"     counter not above the last one accepted from this signer
 # The counter is persisted before the command runs, so a power loss can lose a command but
-# never make an old one acceptable again.
+# never make an old one acceptable again. Counters are per signer and per trust class; a table
+# that must forget a signer raises its class's floor to that signer's counter, so forgetting
+# never makes a recorded command acceptable again (host counters are milliseconds since 1970,
+# so a new signer starts above any floor), and one class's signers (say, certificates the MSP
+# mints) cannot push another class's signers (the institute's) out.
 import hashlib
 import json
 
@@ -23,7 +27,8 @@ from meterseal.crypto.errors import DecodeError, InvalidKey, InvalidSignature
 FORMAT_VERSION = 1
 MAX_AGE_S = 24 * 3600  # a command older than this is refused when the clock is trusted
 MAX_SKEW_S = 300  # clocks of sender and board may differ this much
-_MAX_SIGNERS = 64  # replay table bound; the least recently used signer is forgotten
+MAX_COUNTER = (1 << 53) - 1  # far above ms since 1970 for millennia; keeps JSON exact
+_MAX_SIGNERS = 64  # per class; the least recently used signer is forgotten (floor raised)
 
 
 class Rejected(Exception):
@@ -46,6 +51,7 @@ class Command:
         self.device = payload["dev"]
         self.roles = leaf.roles or []
         self.signer = leaf.describe()
+        self.valid_from, self.valid_to = leaf.not_before, leaf.not_after
         self.fingerprint = fingerprint  # SHA-256 of the signer's certificate, first 16 bytes
 
 
@@ -65,46 +71,65 @@ def _payload(sign1):
     for key, typ in (("dev", str), ("cmd", str), ("args", dict), ("ctr", int), ("iat", int)):
         if not isinstance(p.get(key), typ):
             raise Rejected("malformed", "payload field %r missing or of the wrong type" % key)
-    if p["ctr"] < 0 or p["iat"] < 0:
-        raise Rejected("malformed", "negative counter or time")
+    if not 0 <= p["ctr"] <= MAX_COUNTER or p["iat"] < 0:
+        raise Rejected("malformed", "counter or time out of range")
     return p
 
 
 class ReplayGuard:
-    """The last counter accepted from each signer, on the board's storage."""
+    """The last counter accepted from each signer, per trust class, on the board's storage."""
 
     def __init__(self, storage, name="security/counters.json"):
         self._storage = storage
         self._name = name
         raw = storage.read(name)
-        self._table = json.loads(raw) if raw else {}  # fingerprint hex -> [counter, use order]
+        data = json.loads(raw) if raw else {}
+        if data and "v" not in data:  # the first firmware's {fp: [counter, order]}
+            data = {"v": 2, "classes": {"*": {"floor": -1, "signers": data}}}
+        # class -> {"floor": counter, "signers": {fingerprint hex: [counter, use order]}}
+        self._classes = data.get("classes", {})
 
-    def last(self, fp):
-        e = self._table.get(fp)
-        return -1 if e is None else e[0]
+    def _table(self, cls):
+        return self._classes.get(cls) or {"floor": -1, "signers": {}}
 
-    def accept(self, fp, counter):
-        if counter <= self.last(fp):
-            raise Rejected("replay", "counter %d not above %d" % (counter, self.last(fp)))
-        order = 1 + max([e[1] for e in self._table.values()] or [0])
-        self._table[fp] = [counter, order]
-        if len(self._table) > _MAX_SIGNERS:
-            oldest = min(self._table, key=lambda k: self._table[k][1])
-            del self._table[oldest]
-        self._storage.write_atomic(self._name, json.dumps(self._table).encode())
+    def last(self, fp, cls=""):
+        t = self._table(cls)
+        e = t["signers"].get(fp)
+        old = self._classes.get("*")  # a signer the first firmware knew, in any class
+        oe = old["signers"].get(fp) if old else None
+        return max(t["floor"], e[0] if e else -1, oe[0] if oe else -1)
+
+    def check(self, fp, counter, cls=""):
+        if counter <= self.last(fp, cls):
+            raise Rejected("replay", "counter %d not above %d" % (counter, self.last(fp, cls)))
+
+    def accept(self, fp, counter, cls=""):
+        self.check(fp, counter, cls)
+        t = self._table(cls)
+        signers = t["signers"]
+        order = 1 + max([e[1] for e in signers.values()] or [0])
+        signers[fp] = [counter, order]
+        if len(signers) > _MAX_SIGNERS:
+            oldest = min(signers, key=lambda k: signers[k][1])
+            t["floor"] = max(t["floor"], signers[oldest][0])
+            del signers[oldest]
+        self._classes[cls] = t
+        self._storage.write_atomic(self._name, json.dumps(
+            {"v": 2, "classes": self._classes}).encode())
 
     def clear(self):
-        self._table = {}
+        self._classes = {}
         self._storage.remove(self._name)
 
 
-def verify(msg, anchors, device_id, guard, now=None, revoked=None):
+def verify(msg, anchors, device_id, guard, now=None, revoked=None, cls=""):
     """Authenticate a signed command; return a Command or raise Rejected.
 
     anchors: trusted DER certificates for this command's class (institute root for metrological
     commands, the MSP's SM certificate or the manufacturer's for the rest).
     now: the board's time if its clock is trusted, else None (then only the counter protects).
     revoked: is_revoked(issuer_name, serial) of the device's revocation list, or None.
+    cls: the command's trust class (access.py): counters are kept per class.
     """
     try:
         sign1 = cose.parse_sign1(msg)
@@ -132,5 +157,5 @@ def verify(msg, anchors, device_id, guard, now=None, revoked=None):
     from binascii import hexlify
 
     fp_hex = hexlify(fp).decode()
-    guard.accept(fp_hex, payload["ctr"])
+    guard.accept(fp_hex, payload["ctr"], cls)
     return Command(payload, leaf, fp_hex)
