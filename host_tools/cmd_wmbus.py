@@ -73,21 +73,24 @@ def _print_reading(r, as_json):
 
 
 def strip_crcs(raw, crc):
-    """The link frame without DLL CRCs: crc is "none", "a", "b" or "auto" (L decides)."""
+    """(link frame without DLL CRCs, hint): crc is "none", "a", "b" or "auto" (L decides).
+    The hint is what to add to a later error when "auto" had to guess."""
     from meterseal.proto import wmbus
 
     if crc == "none":
-        return raw
+        return raw, ""
     if crc == "a":
-        return wmbus.strip_crc_a(raw)
+        return wmbus.strip_crc_a(raw), ""
     if crc == "b":
-        return wmbus.strip_crc_b(raw)
+        return wmbus.strip_crc_b(raw), ""
     if raw and raw[0] == len(raw) - 1:
         try:
-            return wmbus.strip_crc_b(raw)  # format B's L counts its CRCs, like a CRC-less frame
+            return wmbus.strip_crc_b(raw), ""  # format B's L counts its CRCs, like no CRCs
         except wmbus.FrameError:
-            return raw
-    return wmbus.strip_crc_a(raw)
+            # Either a frame without CRCs or a format B frame whose CRC failed: say both if
+            # it does not decode.
+            return raw, " (or a format B frame with a bad CRC: try --crc b)"
+    return wmbus.strip_crc_a(raw), ""
 
 
 class _KeyBoard:
@@ -137,14 +140,14 @@ def do_decode(args):
     except (binascii.Error, ValueError):
         raise ToolError("telegram: not hex")
     try:
-        frame = strip_crcs(raw, args.crc)
+        frame, hint = strip_crcs(raw, args.crc)
     except FrameError as e:
         raise ToolError("telegram: %s" % e.args[0])
     keys = _parse_keys(args.key)
     try:
         t = oms.parse(frame)
     except FrameError as e:
-        raise ToolError("telegram: malformed: %s" % e.args[0])
+        raise ToolError("telegram: malformed: %s%s" % (e.args[0], hint))
     if t.mode == oms.MODE_NONE and not t.ell_rest:  # a plain telegram: no key needed
         return _decode_plain(frame, t, args.json)
     rx = make_receiver(keys)
@@ -153,7 +156,7 @@ def do_decode(args):
     except Rejected as e:
         meter, reason = e.args
         err = ToolError("%s: %s" % (meter or "telegram", reason + (
-            " (give --key %s=HEX)" % meter if reason == R_NO_KEY else "")))
+            " (give --key %s=HEX)" % meter if reason == R_NO_KEY else hint)))
         if reason != R_NO_KEY and not reason.startswith("malformed"):
             err.exit_code = EXIT_CHECK_FAILED
         raise err

@@ -33,6 +33,10 @@ def test_decode_plain_with_format_a_crcs(capsys):
 def test_wrong_key_is_exit_1(capsys):
     bad = _K2[:-2] + "00"
     assert cli.main(["wmbus", "decode", _W2, "--key", bad]) == 1
+    # L = length - 1 fits a frame without CRCs and a format B frame: auto says both
+    assert capsys.readouterr().err == ("meterseal: wmbus: APA24271170: wrong key (or a format B "
+                                       "frame with a bad CRC: try --crc b)\n")
+    assert cli.main(["wmbus", "decode", _W2, "--key", bad, "--crc", "none"]) == 1
     assert capsys.readouterr().err == "meterseal: wmbus: APA24271170: wrong key\n"
 
 
