@@ -231,3 +231,57 @@ def test_slave_ram_per_readout():
     gc.collect()
     after = gc.mem_free() if hasattr(gc, "mem_free") else 0
     assert before - after < 1024  # no growth from one readout to the next
+
+
+def test_untoggled_fcb_is_a_repeat_only_within_a_retry_interval():
+    # pyMeterBus and libmbus poll with 10 5B A (FCV 1, FCB 0) every time: after a retry's few
+    # seconds an untoggled FCB is a new poll and must get a fresh reading (EN 13757-2 5.5).
+    from meterseal.roles import mbus_slave
+
+    clock = [1000]
+    regs = {"e": 1000}
+    s = MBusSlave(End(Line()), _ident(1, 5), lambda: [(_IMPORT, regs["e"], 0, 30)])
+
+    def poll():
+        f = mbus.parse(mbus.build_short(0x5B, 5))
+        a = s.handle(f[0], f[1], f[2], f[3], b"", 0, 0)
+        recs = mr.parse_records(a, 7 + mbus.HEADER_LEN, len(a) - 2)[0]
+        return a, recs[0].value
+    real = mbus_slave.ticks_ms
+    mbus_slave.ticks_ms = lambda: clock[0]
+    try:
+        first, v = poll()
+        assert v == 1000
+        regs["e"] = 1500
+        clock[0] += 300  # the master lost the answer and asks again at once: the same bytes
+        assert poll() == (first, 1000) and s.stats["repeats"] == 1
+        clock[0] += 15 * 60 * 1000  # the next poll, 15 minutes later, same FCB
+        second, v = poll()
+        assert v == 1500 and second != first
+        regs["e"] = 2000
+        clock[0] += 60 * 1000
+        assert poll()[1] == 2000
+    finally:
+        mbus_slave.ticks_ms = real
+
+
+def test_untoggled_fcb_after_a_pause_restarts_a_multi_telegram_readout():
+    from meterseal.roles import mbus_slave
+
+    clock = [0]
+    s = MBusSlave(End(Line()), _ident(1, 5), _readout, now=lambda: _NOW, max_data=40)
+
+    def ask(c):
+        f = mbus.parse(mbus.build_short(c, 5))
+        return s.handle(f[0], f[1], f[2], f[3], b"", 0, 0)
+    real = mbus_slave.ticks_ms
+    mbus_slave.ticks_ms = lambda: clock[0]
+    try:
+        part1 = ask(0x5B)
+        part2 = ask(0x7B)
+        assert part2[7:15] == part1[7:15] and part2[19:-2] != part1[19:-2]
+        clock[0] += 60 * 1000
+        again = ask(0x7B)  # not a retry any more: the readout starts over at part 1
+        assert again[19:-2] == part1[19:-2]
+    finally:
+        mbus_slave.ticks_ms = real

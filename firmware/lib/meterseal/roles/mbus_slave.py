@@ -11,8 +11,9 @@
 # The RSP_UD records are mbus_readout.py's mapping of the meter's registers.
 # A readout that does not fit one telegram (board.json "mbus_max_data", default the 252 data
 # bytes of a long frame) ends each part but the last with DIF 1F; the master fetches the next
-# part with REQ_UD2 and a toggled FCB. A request whose FCB did not toggle gets the last answer
-# again (the master lost it), without a new snapshot or access number.
+# part with REQ_UD2 and a toggled FCB. A request whose FCB did not toggle within a few seconds gets
+# the last answer again (the master lost it), without a new snapshot or access number; later, it
+# is a new poll (masters that never toggle the FCB) and gets a fresh reading.
 import asyncio
 
 from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
@@ -23,6 +24,7 @@ from meterseal.roles.mbus_readout import readout_records, split_telegrams
 _ACK = b"\xe5"
 _CHAR_BITS = const(11)  # start, 8 data, even parity, stop
 _READ = const(64)
+_REPEAT_MS = const(3000)
 
 
 class MBusSlave:
@@ -39,6 +41,7 @@ class MBusSlave:
         self.access = ident["id"] & 0xFF
         self._fcb = None  # FCB of the last request with FCV set; None after a link reset
         self._last = None  # (function, answer) for a repeat
+        self._last_t = 0  # ticks_ms() when that answer was made
         self._parts = None  # the snapshot being read out, split into telegrams
         self._part = 0
         self._baud = None  # a baud-rate switch waiting for its E5 to go out
@@ -148,10 +151,15 @@ class MBusSlave:
             return None if silent else _ACK
         if c & mbus.C_FCV:
             fcb = c & mbus.C_FCB
+            toggled = self._fcb is not None and self._fcb != fcb
             if self._fcb == fcb and self._last is not None and self._last[0] == f:
-                self.stats["repeats"] += 1
-                return None if silent else self._last[1]
-            toggled = self._fcb is not None
+                if ticks_diff(ticks_ms(), self._last_t) < self._repeat_ms(len(self._last[1])):
+                    self.stats["repeats"] += 1
+                    return None if silent else self._last[1]
+                # Too late for a master's retry: a new poll from a master that never toggles
+                # the FCB (pyMeterBus and libmbus send 10 5B A on every poll). A fresh reading.
+                self._last = None
+                self._parts = None
             self._fcb = fcb
         else:
             toggled = False
@@ -167,7 +175,14 @@ class MBusSlave:
             return None
         if answer is not None:
             self._last = (f, answer)
+            self._last_t = ticks_ms()
         return answer
+
+    def _repeat_ms(self, n):
+        # How long after an answer a request with the same FCB is still the master's retry of
+        # it: the answer's line time plus 3 s, longer than any master waits before a retry
+        # (EN 13757-2: 330 bit times + 50 ms; libmbus and USB adapters add a few 100 ms).
+        return n * _CHAR_BITS * 1000 // self.uart.baud + _REPEAT_MS
 
     def _reset_link(self):
         self._fcb = None
