@@ -285,3 +285,65 @@ def test_untoggled_fcb_after_a_pause_restarts_a_multi_telegram_readout():
         assert again[19:-2] == part1[19:-2]
     finally:
         mbus_slave.ticks_ms = real
+
+
+class AndBus:
+    """A line on which the slaves answer bit-synchronously: overlapping answers are the bitwise
+    AND of their bytes (a 0 bit is the dominant current step), so identical E5s merge into one
+    clean E5 while different RSP_UDs garble. The master's UART."""
+
+    def __init__(self, slaves):
+        self.slaves = slaves
+        self.baud = _BAUD
+        self.q = bytearray()
+        self.ev = asyncio.Event()
+
+    async def write(self, frame):
+        answers = []
+        for s in self.slaves:
+            s._rx.extend(frame)
+            while True:
+                a = s._next_answer()
+                if a is None:
+                    break
+                if a:
+                    answers.append(a)
+        if answers:
+            n = max(len(a) for a in answers)
+            out = bytearray(b"\xff" * n)
+            for a in answers:
+                for i in range(len(a)):
+                    out[i] &= a[i]
+            self.q.extend(out)
+            self.ev.set()
+        await asyncio.sleep(0)
+
+    async def read(self, n):
+        while not self.q:
+            self.ev.clear()
+            await self.ev.wait()
+        data = bytes(self.q[:n])
+        self.q = self.q[n:]
+        return data
+
+
+def test_secondary_search_narrows_when_the_e5s_of_several_slaves_merge():
+    ids = (12345678, 12349999, 87654321)
+    slaves = [MBusSlave(End(Line()), _ident(n, 0), _readout, now=lambda: _NOW) for n in ids]
+    m = MBusMaster(AndBus(slaves), slack_ms=0, retries=0)
+
+    async def go():
+        assert await m.select(unhex("FFFFFFFFFFFFFFFF")) == PROBE_SINGLE  # one merged E5
+        return await m.search_secondary()
+    found, unresolved = asyncio.run(go())
+    assert sorted(found) == sorted(me.pack_address(n, "MSL", 1, 2) for n in ids)
+    assert unresolved == []
+
+
+def test_secondary_search_same_id_twice_with_merged_e5s_is_unresolved():
+    slaves = [MBusSlave(End(Line()), {"id": 12345678, "manufacturer": man, "version": 1,
+                                      "medium": 2, "primary_address": 0}, _readout)
+              for man in ("MSL", "KAM")]
+    m = MBusMaster(AndBus(slaves), slack_ms=0, retries=0)
+    found, unresolved = asyncio.run(m.search_secondary())
+    assert found == [] and unresolved == [unhex("78563412FFFFFFFF")]

@@ -9,9 +9,12 @@
 # telegram without it arrives.
 #
 # Secondary search (EN 13757-3 Annex, "wildcard search"): select FFFFFFFF (ID all wildcards);
-# silence means no slave, a lone E5 one slave, anything else (several E5, garbage, a bad frame)
-# a collision. On a collision fix the next ID digit, most significant first, to 0..9 in turn and
-# select again; a lone E5 is a slave, whose full address the header of its RSP_UD gives.
+# silence means no slave, a lone E5 one slave or several whose E5s merged, anything else (several
+# E5, garbage, a bad frame) a collision. After a lone E5, REQ_UD2: one valid RSP_UD and nothing
+# else is a slave (its header gives the full address, confirmed by selecting that address alone),
+# anything else a collision too. On a collision fix the next ID digit, most significant first, to
+# 0..9 in turn and select again. Limit: answers so bit-synchronous that their AND is exactly one
+# of them hide the other slave (real slaves' clocks drift apart within a long frame).
 import asyncio
 
 from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
@@ -41,6 +44,22 @@ class Readout:
         self.header = header
         self.records = records
         self.frames = frames
+
+
+def _rsp_ud_address(got):
+    """The 8-byte secondary address of got if it is exactly one RSP_UD with a long header,
+    else None."""
+    try:
+        if mbus.frame_length(got, 0) != len(got):
+            return None
+        f = mbus.parse(got)
+    except mbus.FrameError:
+        return None
+    if f[0] != mbus.KIND_LONG or mbus.function(f[1]) != mbus.F_RSP_UD:
+        return None
+    if f[3] != mbus.CI_RSP_VARIABLE or f[5] - f[4] < mbus.HEADER_LEN:
+        return None
+    return bytes(got[f[4]:f[4] + 8])
 
 
 class MBusMaster:
@@ -94,6 +113,24 @@ class MBusMaster:
                 raise NoReply("no answer" if not rx else "answer cut short")
             # inside a frame: characters follow each other; a long pause ends the attempt
             timeout = 50 + self.slack_ms + 3 * _CHAR_BITS * 1000 // self.uart.baud
+
+    async def _answer(self, frame):
+        """Send frame once -> all bytes of the answer: the first within the answer window,
+        then until the line is quiet for longer than a pause inside a frame."""
+        await self._send(frame)
+        got = await self._collect(self.window_ms())
+        if got:
+            got += await self._collect_until_quiet()
+        return got
+
+    async def _collect_until_quiet(self):
+        got = bytearray()
+        gap = 50 + self.slack_ms + 3 * _CHAR_BITS * 1000 // self.uart.baud
+        while True:
+            try:
+                got.extend(await wait_for_ms(self.uart.read(_READ), gap))
+            except asyncio.TimeoutError:
+                return bytes(got)
 
     async def _exchange(self, frame, want_ack, what):
         for attempt in range(self.retries + 1):
@@ -204,17 +241,28 @@ class MBusMaster:
         if state == PROBE_NONE:
             return
         if state == PROBE_SINGLE:
-            try:
-                f, raw = await self.request_ud2(mbus.ADDR_SELECTED)
-            except NoReply:
-                unresolved.append(sel)
+            # Identical E5s of several slaves superimpose into one clean E5 on a real bus; their
+            # RSP_UDs do not. So one valid RSP_UD and nothing else is a slave, silence none, and
+            # anything else (garbage, a bad frame, bytes after the frame) a collision: narrow.
+            req = mbus.build_short(mbus.C_REQ_UD2 | mbus.C_FCB, mbus.ADDR_SELECTED)
+            for _ in range(self.retries + 1):  # silence may be a lost answer: the same FCB again
+                got = await self._answer(req)
+                if got:
+                    break
+            if not got:
                 return
-            addr = bytes(raw[f[4]:f[4] + 8])
-            if addr not in found:
-                found.append(addr)
-                if on_found is not None:
-                    on_found(addr)
-            return
+            self._fcb[mbus.ADDR_SELECTED] = 0  # the FCB 1 request went out: 0 next
+            addr = _rsp_ud_address(got)
+            if addr is not None and addr != sel and await self.select(addr) != PROBE_SINGLE:
+                # Bit-synchronous answers AND together and can make a valid frame of an address
+                # no slave has: only a lone E5 to the exact address makes it a slave.
+                addr = None
+            if addr is not None:
+                if addr not in found:
+                    found.append(addr)
+                    if on_found is not None:
+                        on_found(addr)
+                return
         if len(prefix) == 8:
             unresolved.append(sel)  # same ID twice: manufacturer/version/medium would tell
             return
