@@ -210,3 +210,21 @@ def test_bad_records_raise_frame_error():
             mr.parse_records(unhex(raw), 0, len(raw) // 2)
     recs, more = mr.parse_records(unhex("2F2F0403E80300002F1F0102"), 0, 12)
     assert [r.value for r in recs] == [1000, b"\x01\x02"] and more
+
+
+def test_plain_text_unit_before_the_vifes_is_read_too():
+    # libmbus test frame ELV-Elvaco-CMa10: "02 FC 03 48 52 25 74 22 15" puts the text ("%RH"
+    # reversed) right after the VIF and the VIFE 74 after it; EN 13757-3 puts it after the VIFEs
+    # (libmbus PR #229). The standard placement is tried first, then this one.
+    frame = unhex("68535368080B7261150124961516003F00000001FD1B0202FC0348522574221522FC"
+                  "0348522574240D12FC0348522574C31C02652E0822655C051265A20B01721842652C08"
+                  "8201651F080C786115012403FD0F0000041FBD16")
+    header, recs, more = _decode(frame)
+    assert header[:2] == (24011561, "ELV") and len(recs) == 13 and more
+    rh = [r for r in recs if r.vif == 0x7C]
+    assert [(r.text, r.vife, r.value) for r in rh] == [
+        ("%RH", b"\x74", 5410), ("%RH", b"\x74", 3364), ("%RH", b"\x74", 7363)]
+    assert recs[-3].value == 24011561  # the records after them are in step
+    # the standard placement still wins when it parses (example_plain_text_placement)
+    recs = mr.parse_records(unhex("03FC2003434241153100"), 0, 10)[0]
+    assert (recs[0].text, recs[0].vife, recs[0].value) == ("ABC", b"\x20", 12565)

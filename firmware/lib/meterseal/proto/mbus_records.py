@@ -133,6 +133,19 @@ def parse_header(buf, start, end):
 
 def parse_records(buf, start, end):
     """All records of buf[start:end] -> (records, more_follows)."""
+    try:
+        return _parse_records(buf, start, end, False)
+    except FrameError as e:
+        # EN 13757-3 puts a plain-text unit (VIF 7C/FC) after the last VIFE; ELV/Elvaco CMa10
+        # and others put it right after the VIF byte, before the VIFEs (libmbus tries both
+        # too). Only a telegram that does not parse the standard way is read that way.
+        try:
+            return _parse_records(buf, start, end, True)
+        except FrameError:
+            raise e
+
+
+def _parse_records(buf, start, end, text_after_vif):
     recs = []
     i = start
     while i < end:
@@ -176,6 +189,8 @@ def parse_records(buf, start, end):
         else:
             vif = v & 0x7F
             ext = v & 0x80
+        if text_after_vif and vif == _VIF_PLAIN_TEXT:
+            text, i = _plain_text(buf, i, end)
         vstart = i
         while ext:
             if i >= end:
@@ -185,11 +200,8 @@ def parse_records(buf, start, end):
             ext = buf[i] & 0x80
             i += 1
         vife = bytes(buf[vstart:i])
-        if vif == _VIF_PLAIN_TEXT:  # the unit's ASCII text follows the VIB, reversed
-            if i >= end or i + 1 + buf[i] > end:
-                raise FrameError("truncated")
-            text = _reversed_text(buf, i + 1, buf[i])
-            i += 1 + buf[i]
+        if vif == _VIF_PLAIN_TEXT and not text_after_vif:  # after the VIB, reversed
+            text, i = _plain_text(buf, i, end)
         if df == DF_VARIABLE:
             value, i = _decode_lvar(buf, i, end)
         else:
@@ -200,6 +212,13 @@ def parse_records(buf, start, end):
             i += n
         recs.append(Record((dif >> 4) & 3, storage, tariff, subunit, df, vif, vife, value, text))
     return recs, False
+
+
+def _plain_text(buf, i, end):
+    # length byte, then the ASCII text, last character first
+    if i >= end or i + 1 + buf[i] > end:
+        raise FrameError("truncated")
+    return _reversed_text(buf, i + 1, buf[i]), i + 1 + buf[i]
 
 
 def _reversed_text(buf, start, n):
