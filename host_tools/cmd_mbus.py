@@ -49,19 +49,38 @@ def scan(uart, secondary=False, first=0, last=250, retries=2, slack_ms=100, on_f
 
 def readout_rows(readout):
     """Records as dicts: what `mbus read --json` prints."""
-    from meterseal.proto.mbus_units import FUNCTIONS, describe
+    from meterseal.proto import mbus_units as mu
 
     rows = []
     for r in readout.records:
+        kind = mu.KIND_NUMBER
         if r.function == 4:
             q, unit, exp = "manufacturer data", "", 0
         else:
-            q, unit, exp = describe(r.vif, r.vife, r.text)
-        rows.append({"quantity": q, "value": _json_value(r.value), "exponent": exp, "unit": unit,
-                     "scaled": _scaled(r.value, exp), "function": FUNCTIONS[r.function],
-                     "storage": r.storage, "tariff": r.tariff, "subunit": r.subunit,
-                     "vif": r.vif, "vife": r.vife.hex()})
+            q, unit, exp, kind = mu.describe_record(r.vif, r.vife, r.text)
+        value = r.value
+        if kind == mu.KIND_DATE:
+            value = _as_date(r)
+        row = {"quantity": q, "value": _json_value(value), "exponent": exp, "unit": unit,
+               "scaled": _scaled(value, exp), "function": mu.FUNCTIONS[r.function],
+               "storage": r.storage, "tariff": r.tariff, "subunit": r.subunit,
+               "vif": r.vif, "vife": r.vife.hex()}
+        if kind == mu.KIND_UNKNOWN:
+            row["flag"] = "VIFE not understood: value not scaled"
+        rows.append(row)
     return rows
+
+
+def _as_date(r):
+    """A record whose VIFE says "date (/time) of": its integer as a type G (2 bytes) or F
+    (4 bytes) time point (EN 13757-3 Annex A); None for other lengths or an invalid one."""
+    from meterseal.proto import mbus_records as mr
+
+    n = {2: 2, 4: 4}.get(r.df)  # data field 2 = 16-bit, 4 = 32-bit integer
+    if n is None or not isinstance(r.value, int):
+        return None
+    raw = (r.value & ((1 << (8 * n)) - 1)).to_bytes(n, "little")
+    return mr.date_decode(raw, 0, n)
 
 
 def _json_value(v):
@@ -74,7 +93,7 @@ def _json_value(v):
 
 
 def _scaled(v, exp):
-    if not isinstance(v, (int, float)) or isinstance(v, bool):
+    if exp is None or not isinstance(v, (int, float)) or isinstance(v, bool):
         return None
     if exp >= 0 and isinstance(v, int):
         return v * 10 ** exp

@@ -5,7 +5,7 @@ from mptest import raises, unhex
 from meterseal.proto import mbus
 from meterseal.proto import mbus_encode as me
 from meterseal.proto import mbus_records as mr
-from meterseal.proto.mbus_units import describe
+from meterseal.proto.mbus_units import KIND_DATE, describe, describe_record
 
 _FN = {"inst": mbus.FN_INSTANT, "max": mbus.FN_MAXIMUM, "min": mbus.FN_MINIMUM, "err": mbus.FN_ERROR,
        "mfr": mbus.FN_MANUFACTURER}
@@ -84,7 +84,10 @@ def test_public_telegrams_decode_to_documented_values():
             assert r.function == _FN[fn], where
             assert (r.storage, r.tariff, r.subunit) == (int(st_no), int(tariff), int(sub)), where
             if fn != "mfr":
-                q, u, e = describe(r.vif, r.vife, r.text)
+                q, u, e, kind = describe_record(r.vif, r.vife, r.text)
+                if kind == KIND_DATE:
+                    # "date (/time) of" VIFEs (6F): the vectors give the bare VIF's unit
+                    u, e = describe(r.vif, b"", r.text)[1:]
                 assert (u or "-") == unit and e == int(exp), (where, q, u, e)
             assert r.value == _expected_value(value), (where, r.value)
         assert got_more == more, name
@@ -228,3 +231,21 @@ def test_plain_text_unit_before_the_vifes_is_read_too():
     # the standard placement still wins when it parses (example_plain_text_placement)
     recs = mr.parse_records(unhex("03FC2003434241153100"), 0, 10)[0]
     assert (recs[0].text, recs[0].vife, recs[0].value) == ("ABC", b"\x20", 12565)
+
+
+def test_every_combinable_vife_is_applied():
+    # EN 13757-3 table 15: 70-77 scale by 10**(nnn-6), 7D by 1000, 6A/6B/6E/6F "date (/time) of",
+    # 50-5F durations of limit exceeds, 28-2B per pulse; anything unknown gives no exponent.
+    from meterseal.proto.mbus_units import KIND_DATE, KIND_UNKNOWN, describe_record
+    assert describe(0x16, b"\xf4\x3c") == ("volume backward", "m3", -2)  # VIFE 74, then 3C
+    assert describe(0x06, b"\x7d") == ("energy", "Wh", 6)
+    assert describe(0x06, b"\x7d\x7f\x12") == ("energy", "Wh", 6)  # 7F: manufacturer's VIFEs
+    q, u, e, k = describe_record(0x5A, b"\x6f")
+    assert (u, e, k) == ("", None, KIND_DATE) and "date" in q and "flow temperature" in q
+    q, u, e, k = describe_record(0x3E, b"\x50")
+    assert (u, e, k) == ("s", 0, None) and "duration" in q and "limit" in q
+    assert describe(0x10, b"\x28") == ("volume per input pulse, channel 0", "m3", -6)
+    q, u, e, k = describe_record(0x06, b"\x78")  # additive correction: not handled
+    assert e is None and k == KIND_UNKNOWN
+    assert describe(0x7F, b"\x68") == ("manufacturer specific", "", 0)
+    assert describe(0xFD48, b"\x74") == ("voltage", "V", -3)  # FD VIFs take VIFEs too

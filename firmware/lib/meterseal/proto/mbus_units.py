@@ -49,12 +49,82 @@ _FB = (
 )
 
 
+_PER = ("second", "minute", "hour", "day", "week", "month", "year", "revolution/measurement")
+_FIRST_LAST = ("first", "last")
+_LOWER_UPPER = ("lower", "upper")
+KIND_NUMBER = None  # value * 10**exponent unit
+KIND_DATE = "date"  # the integer's bytes are a time point: type G (2 bytes) or F (4 bytes)
+KIND_UNKNOWN = "unknown"  # a VIFE this table does not know: no scaled value
+
+
 def describe(vif, vife=b"", text=None):
-    """-> (quantity, unit, exponent): the value means value * 10**exponent unit."""
+    """-> (quantity, unit, exponent): the value means value * 10**exponent unit; exponent None
+    when it is no such number (a time point, or a VIFE that is not understood)."""
+    return describe_record(vif, vife, text)[:3]
+
+
+def describe_record(vif, vife=b"", text=None):
+    """-> (quantity, unit, exponent, kind): describe() and KIND_NUMBER, KIND_DATE or
+    KIND_UNKNOWN. Every combinable VIFE (EN 13757-3 table 15) is applied in turn, up to the
+    0x7F "manufacturer specific VIFEs follow"."""
     q, unit, exp = _lookup(vif, text)
-    if vife and vife[0] & 0x7F == VIFE_BACKWARD:
-        q += " backward"
-    return q, unit, exp
+    kind = KIND_NUMBER
+    if vif == 0x7F:
+        return q, unit, exp, kind  # the VIFEs of a manufacturer specific VIF are its own
+    for b in vife:
+        c = b & 0x7F
+        if c == 0x7F:
+            break
+        if c == 0:  # E000 0000 in an answer: record error "none" (tables 16-17)
+            continue
+        if 0x70 <= c <= 0x77:  # multiplicative correction factor 10**(nnn-6)
+            exp += c - 0x76
+        elif c == 0x7D:  # multiplicative correction factor 1000
+            exp += 3
+        elif c == 0x7E:
+            q += " (future value)"
+        elif c == 0x3B:
+            q += " forward"
+        elif c == VIFE_BACKWARD:
+            q += " backward"
+        elif c == 0x3A or c == 0x3E:  # uncorrected unit / value at base conditions: same unit
+            q += " uncorrected" if c == 0x3A else " at base conditions"
+        elif 0x20 <= c <= 0x27:  # per time unit: the VIF's unit and scale, per ...
+            q += " per " + _PER[c - 0x20]
+        elif 0x28 <= c <= 0x2B:  # increment per input/output pulse on channel p
+            q += " per %s pulse, channel %d" % ("input" if c < 0x2A else "output", c & 1)
+        elif c & 0x77 == 0x40:  # E100 u000: lower/upper limit value, in the VIF's unit
+            q = "%s limit of %s" % (_LOWER_UPPER[(c >> 3) & 1], q)
+        elif c & 0x77 == 0x41:  # E100 u001: number of exceeds of the limit
+            q, unit, exp = "number of %s limit exceeds of %s" % (
+                _LOWER_UPPER[(c >> 3) & 1], q), "", 0
+        elif 0x40 <= c <= 0x4F and c & 2:  # E100 uf1b: date (/time) of
+            q, unit, exp, kind = "date of %s of %s %s limit exceed of %s" % (
+                ("begin", "end")[c & 1], _FIRST_LAST[(c >> 2) & 1], _LOWER_UPPER[(c >> 3) & 1],
+                q), "", None, KIND_DATE
+        elif 0x50 <= c <= 0x5F:  # E101 ufnn: duration of limit exceed
+            q, unit, exp = "duration of %s %s limit exceed of %s" % (
+                _FIRST_LAST[(c >> 2) & 1], _LOWER_UPPER[(c >> 3) & 1], q), \
+                _DURATION_UNITS[c & 3], 0
+        elif 0x60 <= c <= 0x67:  # E110 0fnn: duration of (first/last)
+            q, unit, exp = "duration of %s %s" % (_FIRST_LAST[(c >> 2) & 1], q), \
+                _DURATION_UNITS[c & 3], 0
+        elif c == 0x68 or c == 0x69:  # E110 100u: value during lower/upper limit exceed
+            q = "%s during %s limit exceed" % (q, _LOWER_UPPER[c & 1])
+        elif c in (0x6A, 0x6B, 0x6E, 0x6F):  # E110 1f1b: date (/time) of begin/end, first/last
+            q, unit, exp, kind = "date of %s of %s %s" % (
+                ("begin", "end")[c & 1], _FIRST_LAST[(c >> 2) & 1], q), "", None, KIND_DATE
+        elif c < 0x20:  # E00x xxxx: a record error code (EN 13757-3 table 17)
+            q += " (record error %02X)" % c
+            exp = None
+            kind = KIND_UNKNOWN
+            break
+        else:
+            q += " (VIFE %02X?)" % c
+            exp = None
+            kind = KIND_UNKNOWN
+            break
+    return q, unit, exp, kind
 
 
 def _lookup(vif, text):
