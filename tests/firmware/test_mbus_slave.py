@@ -347,3 +347,14 @@ def test_secondary_search_same_id_twice_with_merged_e5s_is_unresolved():
     m = MBusMaster(AndBus(slaves), slack_ms=0, retries=0)
     found, unresolved = asyncio.run(m.search_secondary())
     assert found == [] and unresolved == [unhex("78563412FFFFFFFF")]
+
+
+def test_baud_switch_broadcast_to_255_takes_effect_at_once():
+    # EN 13757-2: 255 is executed by all and answered by none, so no E5 will carry the switch
+    s = MBusSlave(End(Line()), _ident(1, 5), _readout)
+    f = mbus.parse(mbus.build_long(0x53, 255, 0xBD))  # 9600 Bd
+    assert s.handle(f[0], f[1], f[2], f[3], mbus.build_long(0x53, 255, 0xBD), f[4], f[5]) is None
+    assert s.uart.baud == 9600 and s._baud is None
+    frame = mbus.build_long(0x53, 5, 0xBB)  # to the slave's own address: after its E5
+    f = mbus.parse(frame)
+    assert s.handle(f[0], f[1], f[2], f[3], frame, f[4], f[5]) == b"\xe5" and s.uart.baud == 9600

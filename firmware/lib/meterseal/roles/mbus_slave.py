@@ -6,7 +6,7 @@
 # 0x52, wildcards allowed). Services: SND_NKE -> E5 (resets the frame count bit; to 253 it also
 # deselects), REQ_UD2 -> RSP_UD (CI 0x72), REQ_UD1 -> E5 (no alarm data), SND_UD with CI 0x51
 # (VIF 0x7A sets the primary address, kept in identity.json), 0x50 application reset, 0xB8-0xBF
-# baud rate (acknowledged at the old rate, then switched).
+# baud rate (acknowledged at the old rate, then switched; sent to 255, switched at once).
 #
 # The RSP_UD records are mbus_readout.py's mapping of the meter's registers.
 # A readout that does not fit one telegram (board.json "mbus_max_data", default the 252 data
@@ -171,6 +171,9 @@ class MBusSlave:
             answer = self._snd_ud(ci, buf, ds, de)
             if silent:
                 answer = None
+                if self._baud is not None:  # no E5 to wait for: switch now (broadcast 255)
+                    self.uart.set_baud(self._baud)
+                    self._baud = None
         else:
             return None
         if answer is not None:
