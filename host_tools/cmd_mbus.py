@@ -129,8 +129,9 @@ def build_mbus(p):
     port_options(r)
     g = r.add_mutually_exclusive_group(required=True)
     g.add_argument("--address", type=int, help="primary address 0..250 (254: the only slave)")
-    g.add_argument("--secondary", metavar="ID", help="secondary address: 8 ID digits (F = "
-                   "wildcard) or 16 hex characters ID+manufacturer+version+medium")
+    g.add_argument("--secondary", metavar="ID", help="secondary address: 8 ID digits (0-9, "
+                   "A-E as some meters use, F = wildcard) or 16 hex characters "
+                   "ID+manufacturer+version+medium")
     r.add_argument("--retries", type=int, default=2)
     r.add_argument("--json", action="store_true", help="print header and records as JSON")
     for q in (s, r):
@@ -143,22 +144,26 @@ def do_mbus(args):
     from meterseal.proto import mbus
     from meterseal.roles.mbus_master import NoReply
 
+    sel = None
+    if args.action == "read":  # the arguments are checked before the port is opened
+        if args.secondary:
+            try:
+                sel = mbus.secondary_from_text(args.secondary)
+            except mbus.FrameError:
+                raise ToolError("--secondary %s: give 8 ID digits (F for any) or 16 hex "
+                                "characters" % args.secondary)
+        elif not (0 <= args.address <= 250 or args.address in (253, 254)):
+            # 251 and 252 are reserved (EN 13757-2 5.6), 255 is never answered
+            raise ToolError("--address %d: primary addresses are 0..250, 253 or 254"
+                            % args.address)
     with _uart(args) as uart:
         master = _master(uart, args)
         try:
             if args.action == "scan":
                 return _do_scan(master, args)
-            if args.secondary:
-                try:
-                    sel = mbus.secondary_from_text(args.secondary)
-                except mbus.FrameError:
-                    raise ToolError("--secondary %s: give 8 ID digits (F for any) or 16 hex "
-                                    "characters" % args.secondary)
+            if sel is not None:
                 readout = asyncio.run(master.read_secondary(sel))
             else:
-                if not 0 <= args.address <= 254:
-                    raise ToolError("--address %d: primary addresses are 0..250, 253 or 254"
-                                    % args.address)
                 readout = asyncio.run(master.read(args.address))
         except NoReply as e:
             raise NoAnswer("%s on %s at %d Bd" % (e.args[0], uart.url, uart.baud))

@@ -197,8 +197,10 @@ def test_header_round_trip_and_secondary_text():
     assert mbus.secondary_to_text(a) == "12345678A8150102"
     assert mbus.secondary_from_text("12345678A8150102") == a
     assert mbus.secondary_from_text("12345678") == unhex("78563412FFFFFFFF")
+    # ID digits A-E are no BCD, but meters use them and libmbus selects them
+    assert mbus.secondary_from_text("1234567A") == unhex("7A563412FFFFFFFF")
     with raises(mbus.FrameError):
-        mbus.secondary_from_text("1234567A")
+        mbus.secondary_from_text("1234567G")
     with raises(mbus.FrameError):
         mr.parse_header(h, 0, 11)
     assert mr.parse_header(unhex("E5020005000012022500000"+"0"), 0, 12)[0] is None

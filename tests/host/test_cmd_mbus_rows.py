@@ -34,3 +34,28 @@ def test_vife_that_changes_the_meaning_or_is_unknown():
     r = _row("04 86 78 05 00 00 00")  # VIFE 78: additive correction constant, not handled
     assert r["scaled"] is None and r["value"] == 5 and r.get("flag")
     assert "flag" not in _row("04 06 05 00 00 00")
+
+
+def test_read_arguments_checked_before_the_port_opens():
+    import argparse
+
+    import pytest
+    from host_tools.cmd_mbus import do_mbus
+    from host_tools.errors import ToolError
+
+    for addr in (251, 252, 255, -1):
+        args = argparse.Namespace(action="read", secondary=None, address=addr, port=None,
+                                  settings={"port": None})
+        with pytest.raises(ToolError, match="0..250, 253 or 254"):
+            do_mbus(args)
+
+
+def test_secondary_ids_may_have_hex_digits_a_to_e():
+    from meterseal.proto import mbus
+    import pytest
+
+    assert mbus.secondary_from_text("1234ABCD") == bytes.fromhex("CDAB3412FFFFFFFF")
+    assert mbus.secondary_from_text("1234abcdA8150102") == bytes.fromhex("CDAB3412A8150102")
+    for bad in ("1234567G", "+1234567", "1234 567"):
+        with pytest.raises(mbus.FrameError):
+            mbus.secondary_from_text(bad)

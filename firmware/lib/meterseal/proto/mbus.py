@@ -257,11 +257,11 @@ def secondary_from_text(text):
             out[k] = int(text[2 * k:2 * k + 2], 16)
         except ValueError:
             raise FrameError("secondary address")
-    for k in range(4):
-        d = text[2 * k:2 * k + 2]
-        for ch in d:
-            if ch not in "0123456789F":
-                raise FrameError("secondary address")
+    # Hex digits only (int() also takes "+1" or " 1"). ID digits A-E are not BCD, but meters do
+    # use them and libmbus accepts them; F means "any".
+    for ch in text:
+        if ch not in "0123456789ABCDEF":
+            raise FrameError("secondary address")
     # ID digits were written most significant first; on the wire the LSB byte goes first.
     out[0], out[1], out[2], out[3] = out[3], out[2], out[1], out[0]
     return bytes(out)
