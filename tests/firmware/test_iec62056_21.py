@@ -218,3 +218,24 @@ def test_rejections_with_reasons():
                 lambda: iec.encode_request("a/b"), lambda: iec.encode_command("X", "1")):
         with raises(ValueError):
             bad()
+
+
+def test_data_sets_without_address_keep_the_lines_address():
+    # L+G maximum demand and its time; a load profile line (protocols-reference.md 3.x).
+    assert iec.parse_data_sets(b"1.6.1(00.4375*kW)(12-07-03 13:00)\r\n") == [
+        ("1.6.1", "00.4375", "kW"), ("1.6.1", "12-07-03 13:00", None)]
+    assert iec.parse_data_sets(b"P.01(1120301000000)(00)(15)\r\n(1)\r\n") == [
+        ("P.01", "1120301000000", None), ("P.01", "00", None), ("P.01", "15", None),
+        ("", "1", None)]  # a new line starts without one
+    assert iec.parse_data_sets(b"1.8.0(1*kWh)1.8.1(2*kWh)(3*kWh)") == [
+        ("1.8.0", "1", "kWh"), ("1.8.1", "2", "kWh"), ("1.8.1", "3", "kWh")]
+    assert iec.parse_data_sets(b"(ISK1234567)") == [("", "ISK1234567", None)]
+
+
+def test_data_sets_skip_blanks_and_nul_between_sets():
+    assert iec.parse_data_sets(b"\x001.8.0(1*kWh) \r\n\x00 2.8.0(2*kWh)\t(3)\r\n!\r\n \x00") == [
+        ("1.8.0", "1", "kWh"), ("2.8.0", "2", "kWh"), ("2.8.0", "3", None)]
+    assert iec.parse_data_sets(b"0.0.0( 20000)\r\n") == [("0.0.0", " 20000", None)]
+    for bad in (b"1.8.0(1*kWh)\r\n!\r\nx", b"1.8.0(1*kWh) x\r\n", b"1.8.0(1\r\n"):
+        with raises(iec.FrameError):
+            iec.parse_data_sets(bad)

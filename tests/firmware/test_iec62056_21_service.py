@@ -340,4 +340,5 @@ def test_civil_dates():
     assert civil(951782400) == (2000, 2, 29, 0, 0, 0)
     assert civil(NOW) == (2023, 11, 14, 22, 13, 20)
     assert civil(4102444799) == (2099, 12, 31, 23, 59, 59)
-    assert iec_client._numeric("23.11.14") and not iec_client._numeric("ERROR 12")
+    assert iec_client._is_error("ERROR") and iec_client._is_error("UNKNOWN ADDRESS")
+    assert not iec_client._is_error("23.11.14") and not iec_client._is_error("ISK1234567")

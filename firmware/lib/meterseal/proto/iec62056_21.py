@@ -277,20 +277,28 @@ def decode_command(buf, start=0, end=None):
 def parse_data_sets(buf, start=0, end=None):
     """[(address, value, unit)] of the data sets in buf[start:end]: lines of one or more
     `address(value*unit)` ending CR LF, optionally closed by `!` CR LF. Address may be ""
-    (`(value)`, as in ISKRA's R1 answer), unit None. Lenient where meters differ: a missing
-    final CR LF, unit inside the value, spaces (`0.0.0( 20000)` of a Landis+Gyr)."""
+    (`(value)`, as in ISKRA's R1 answer), unit None. A set without an address after another on
+    the same line keeps that one's (`1.6.1(00.4375*kW)(12-07-03 13:00)`: demand and its time,
+    `P.01(...)(...)` profiles). Lenient where meters differ: a missing final CR LF, unit inside
+    the value, spaces (`0.0.0( 20000)` of a Landis+Gyr), blanks and NULs between sets and at
+    line ends."""
     end = _end(buf, end)
     out = []
     p = start
+    addr = None  # the address of the line's previous set
     while p < end:
         c = buf[p]
         if c == _CR or c == _LF:
+            addr = None
             p += 1
             continue
-        if c == _END:  # end of the data block: only line ends may follow
+        if c == 0x20 or c == 0x09 or c == 0x00:
+            p += 1
+            continue
+        if c == _END:  # end of the data block: only line ends (and blanks) may follow
             p += 1
             while p < end:
-                if buf[p] != _CR and buf[p] != _LF:
+                if buf[p] not in b"\r\n \t\x00":
                     raise FrameError("data after end")
                 p += 1
             break
@@ -308,13 +316,15 @@ def parse_data_sets(buf, start=0, end=None):
         if q >= end:
             raise FrameError("data set")
         _check_text(buf, p, o, _MAX_ID, _NOT_IN_ADDRESS, "address")
+        if o > p or addr is None:
+            addr = bytes(buf[p:o]).decode()
         if star < 0:
             _check_text(buf, o + 1, q, _MAX_VALUE, _NOT_IN_VALUE, "value")
-            out.append((bytes(buf[p:o]).decode(), bytes(buf[o + 1:q]).decode(), None))
+            out.append((addr, bytes(buf[o + 1:q]).decode(), None))
         else:
             _check_text(buf, o + 1, star, _MAX_VALUE, _NOT_IN_VALUE, "value")
             _check_text(buf, star + 1, q, _MAX_UNIT, _NOT_IN_ADDRESS, "unit")
-            out.append((bytes(buf[p:o]).decode(), bytes(buf[o + 1:star]).decode(),
+            out.append((addr, bytes(buf[o + 1:star]).decode(),
                          bytes(buf[star + 1:q]).decode()))
         p = q + 1
     return out

@@ -2,7 +2,7 @@
 # head, or on the host a pyserial port behind host_tools/serial_uart.py (one implementation).
 # Reads meters we did not make: protocol modes A, B and C (and E's readout), probes that echo
 # what they send, junk (NUL, 0x7F) around a baud switch, short reaction times (lower-case third
-# letter of the manufacturer flag, 20 ms), data blocks of any length (parsed line by line).
+# letter of the manufacturer flag, 20 ms), data blocks up to MAX_READOUT (parsed line by line).
 import asyncio
 
 from meterseal.compat import asleep_ms, const, ticks_diff, ticks_ms, wait_for_ms
@@ -13,6 +13,17 @@ _TR_SHORT_MS = const(20)  # ... for meters whose flag's third letter is lower ca
 _TA_MS = const(2000)  # gap between characters inside a message: 1500 ms plus slack
 _MAX_LINE = const(512)  # a data line: 16 + 128 + 16 characters per set, a few sets a line
 _BITS = const(10)  # 7E1: start, 7 data, parity, stop
+# Every wait is bounded as a whole, not only between characters: a push meter, a chatty bus or
+# noise would otherwise keep a reader waiting for ever. A message must be complete within the
+# first-character timeout plus the wire time of the most we accept for it at the current rate,
+# counted from when our request is out; and only so much junk is skipped before it.
+_ID_CHARS = const(128)  # our echoed request, a little junk, an identification (<= 41)
+_JUNK_CHARS = const(64)  # junk around a baud switch before the STX
+_MAX_JUNK = const(1024)  # bytes skipped before an identification or an STX: 2 * _MAX_LINE
+MAX_READOUT = const(16384)  # a data message, or an R1 answer in all its partial blocks
+MAX_RECORDS = const(256)  # data sets of a data message on a board (the heap they take)
+MAX_BLOCKS = const(32)  # partial blocks of one answer
+_MAX_NAK = const(3)  # repeats asked for (by either side) before we give up (6.3.7)
 
 
 class NoAnswer(Exception):
@@ -25,7 +36,7 @@ class Refused(Exception):
 
 class IecClient:
     def __init__(self, uart, address="", max_baud=19200, switch=True, initial_baud=300,
-                 timeout_ms=3000, reaction_ms=_TR_MS):
+                 timeout_ms=3000, reaction_ms=_TR_MS, max_records=MAX_RECORDS):
         self._uart = uart
         self._address = address
         self._max_baud = max_baud
@@ -34,14 +45,32 @@ class IecClient:
         self._timeout = timeout_ms  # first character of an answer (tr max 1500 ms + slack)
         self._buf = bytearray()
         self._t_rx = ticks_ms()
+        self._baud = initial_baud
+        self._t0 = ticks_ms()  # the current message's deadline: _limit ms after _t0
+        self._limit = timeout_ms
         self._tr_normal = reaction_ms  # what we leave a meter before we send
         self._tr = reaction_ms
         self._sent = b""
+        self._max_records = max_records  # a host has the heap for more
+        self._echo = False  # the probe hears its own transmitter
 
     # --- bytes in and out --------------------------------------------------------------------
 
+    def _set_baud(self, baud):
+        self._baud = baud
+        self._uart.set_baud(baud)
+
+    def _expect(self, chars, first_ms):
+        """Start the deadline of the next message: first_ms for its first character plus the
+        wire time of `chars` characters at the current rate, from now."""
+        self._t0 = ticks_ms()
+        self._limit = first_ms + chars * _BITS * 1000 // self._baud
+
     async def _more(self, what):
-        ms = _TA_MS if self._buf else self._timeout
+        left = self._limit - ticks_diff(ticks_ms(), self._t0)
+        if left <= 0:
+            raise NoAnswer(what)
+        ms = min(_TA_MS if self._buf else self._timeout, left)
         try:
             data = await wait_for_ms(self._uart.read(256), ms)
         except asyncio.TimeoutError:
@@ -60,11 +89,13 @@ class IecClient:
         t0 = ticks_ms()
         await self._uart.write(data)
         self._sent = data
+        self._expect(_MAX_LINE + len(data), self._timeout)  # an answer; callers narrow it
         return t0
 
     async def _line(self, what):
         """The next line starting with '/' that is not our own request's echo."""
         buf = self._buf
+        dropped = 0
         while True:
             e = buf.find(b"\r\n")
             if e >= 0:
@@ -73,21 +104,29 @@ class IecClient:
                 k = line.find(b"/")
                 if k >= 0 and line[k + 1:k + 2] != b"?":
                     return line[k:]
-                continue
-            if len(buf) > _MAX_LINE:
+                if k >= 0:
+                    self._echo = True  # our request came back: the probe echoes
+                dropped += len(line)
+            elif len(buf) > _MAX_LINE:
+                dropped += len(buf)
                 buf[:] = b""
-            await self._more(what)
+            if dropped > _MAX_JUNK:
+                raise iec.FrameError("no identification")
+            if e < 0:
+                await self._more(what)
 
     # --- sign-on -----------------------------------------------------------------------------
 
     async def _sign_on(self, mode):
-        self._uart.set_baud(self._initial)
+        self._set_baud(self._initial)
         self._buf[:] = b""
         drop = getattr(self._uart, "discard_input", None)
         if drop is not None:  # answers to someone else's session are not ours
             drop()
         self._tr = self._tr_normal
+        self._echo = False
         await self._send(iec.encode_request(self._address))
+        self._expect(_ID_CHARS, self._timeout)
         line = await self._line("identification")
         try:
             man, z, ident, enh = iec.decode_identification(line)
@@ -121,7 +160,8 @@ class IecClient:
             left = len(msg) * _BITS * 1000 // self._initial - ticks_diff(ticks_ms(), t0)
             await asleep_ms(max(0, left) + (5 if self._tr <= _TR_SHORT_MS else 40))
         if baud != self._initial:
-            self._uart.set_baud(baud)
+            self._set_baud(baud)
+        self._expect(_MAX_LINE, self._timeout)  # the programming-mode P0
         info["baud"] = baud
         return info
 
@@ -134,18 +174,25 @@ class IecClient:
         try:
             info["records"] = await self._data_block()
         finally:
-            self._uart.set_baud(self._initial)  # the meter is back at its initial rate too
+            self._set_baud(self._initial)  # the meter is back at its initial rate too
         return info
 
     async def _data_block(self):
         buf = self._buf
+        self._expect(_JUNK_CHARS, self._timeout)
+        dropped = 0
         while True:  # skip junk and echoes up to the STX
             k = buf.find(b"\x02")
             if k >= 0:
                 buf[:k + 1] = b""
                 break
+            dropped += len(buf)
             buf[:] = b""
+            if dropped > _MAX_JUNK:
+                raise iec.FrameError("no STX")
             await self._more("data message")
+        self._expect(MAX_READOUT, _TA_MS)
+        n = 0  # characters of the message so far
         records = []
         x = 0  # running BCC, from after STX
         while True:
@@ -161,9 +208,14 @@ class IecClient:
                 await self._more("data message")
                 continue
             end = buf[e]
+            n += e + 1
+            if n > MAX_READOUT:
+                raise iec.FrameError("length")
             x ^= iec.bcc(buf, 0, e + 1)
             if end == 0x0A:
                 records += iec.parse_data_sets(buf, 0, e + 1)
+                if len(records) > self._max_records:
+                    raise iec.FrameError("records")
                 buf[:e + 1] = b""
                 continue
             records += iec.parse_data_sets(buf, 0, e)  # a last line without CR LF
@@ -181,7 +233,9 @@ class IecClient:
         buf = self._buf
         while True:
             sent = self._sent
-            if len(sent) > 1 and buf and buf[0] == sent[0]:  # a probe echoes what we send
+            # A probe echoes what we send. A one-character ACK or NAK of ours is skipped only
+            # once the probe has shown that it echoes (the meter may repeat a NAK of its own).
+            if (len(sent) > 1 or (sent and self._echo)) and buf and buf[0] == sent[0]:
                 n = min(len(buf), len(sent))
                 if buf[:n] == sent[:n]:
                     if n < len(sent):
@@ -189,6 +243,7 @@ class IecClient:
                         continue
                     buf[:n] = b""
                     self._sent = b""
+                    self._echo = True
                     continue
             while buf and buf[0] not in (0x01, 0x02, iec.ACK, iec.NAK):
                 buf[:1] = b""
@@ -206,12 +261,51 @@ class IecClient:
             await self._more(what)
 
     async def _command(self, data, what):
-        for _ in range(3):  # a NAK asks us to repeat (6.3.7)
-            await self._send(data)
+        """Send `data` and return the answer: the meter's NAK makes us repeat it, a block with a
+        bad BCC is answered with NAK for a repeat (6.3.7), _MAX_NAK times each at most."""
+        naks = 0
+        bad = 0
+        await self._send(data)
+        while True:
             r = await self._reply(what)
-            if r != bytes((iec.NAK,)):
-                return r
-        raise Refused(what + ": NAK")
+            if r == bytes((iec.NAK,)):
+                naks += 1
+                if naks >= _MAX_NAK:
+                    raise Refused(what + ": NAK")
+                await self._send(data)
+                continue
+            try:
+                if r[0] == 0x02:
+                    iec.decode_data_message(r)
+                elif r[0] == 0x01:
+                    iec.decode_command(r)
+            except iec.FrameError as e:
+                if e.args[0] != "bcc":
+                    return r  # the caller reports what is wrong with it
+                if bad >= _MAX_NAK:
+                    raise
+                bad += 1
+                await self._send(bytes((iec.NAK,)))
+                continue
+            return r
+
+    async def _r1(self, a):
+        """The data of an R1 read of address `a`, partial blocks (EOT) joined: each is
+        acknowledged with ACK for the next (6.3.14)."""
+        data = bytearray()
+        cmd = iec.encode_command("R", "1", iec.encode_data_set(a, ""))
+        for _ in range(MAX_BLOCKS):
+            r = await self._command(cmd, "read " + a)
+            if r[0] != 0x02:
+                raise Refused("read %s: %s" % (a, _error_text(r)))
+            s, e, partial = iec.decode_data_message(r)
+            data += r[s:e]
+            if len(data) > MAX_READOUT:
+                raise iec.FrameError("length")
+            if not partial:
+                return data
+            cmd = bytes((iec.ACK,))
+        raise iec.FrameError("partial blocks")
 
     async def program_read(self, addresses, password=None):
         """Programming mode: P1 with the password (if given), R1 of each address, B0.
@@ -230,14 +324,10 @@ class IecClient:
                     raise Refused("password: " + _error_text(r))
             values = []
             for a in addresses:
-                r = await self._command(iec.encode_command(
-                    "R", "1", iec.encode_data_set(a, "")), "read " + a)
-                if r[0] != 0x02:
-                    raise Refused("read %s: %s" % (a, _error_text(r)))
-                s, e, _ = iec.decode_data_message(r)
-                sets = iec.parse_data_sets(r, s, e)
+                data = await self._r1(a)
+                sets = iec.parse_data_sets(data)
                 if len(sets) == 1 and not sets[0][0] and sets[0][2] is None \
-                        and not _numeric(sets[0][1]):
+                        and _is_error(sets[0][1]):
                     raise Refused("read %s: %s" % (a, sets[0][1]))
                 for ds in sets:
                     values.append((ds[0] or a, ds[1], ds[2]))
@@ -246,19 +336,18 @@ class IecClient:
             try:
                 await self._send(iec.encode_command("B", "0"))
             finally:
-                self._uart.set_baud(self._initial)
+                self._set_baud(self._initial)
         return info
 
 
-def _numeric(text):
-    # An error message is free text; a value has digits and no letters (dates and times too).
-    has_digit = False
+def _is_error(text):
+    # An error message `(text)` and an R1 value without address and unit look alike. Error
+    # texts are words (ERROR, ERR, ours: UNKNOWN ADDRESS); values, alphanumeric ones too (ISKRA
+    # answers C.1.0 with "(ISK1234567)"), have a digit.
     for ch in text:
         if "0" <= ch <= "9":
-            has_digit = True
-        elif "A" <= ch.upper() <= "Z":
             return False
-    return has_digit
+    return True
 
 
 def _error_text(reply):

@@ -25,6 +25,11 @@ _ACK_WAIT_MS = const(2000)  # tr max of the HHU (1500 ms) + time for 6 character
 _TT_MS = const(60000)  # programming-mode inactivity timeout (60-120 s)
 _MAX_IN = const(300)  # the longest message we accept: a W1 with a 128-character value fits
 _MAX_TRIES = const(3)  # wrong passwords before the session ends
+# Wrong passwords are counted across sessions too (a new sign-on must not reset them): every P1
+# after a failure is answered only after _PW_DELAY_MS << (failures - 1), up to _PW_DELAY_MAX_MS,
+# right or wrong (so the delay tells nothing); the right password resets the count.
+_PW_DELAY_MS = const(500)
+_PW_DELAY_MAX_MS = const(60000)
 
 # DLMS unit code (IEC 62056-62) -> (IEC 62056-21 unit text, decimal shift, integer digits).
 # Energies in kWh and powers in kW with fixed integer widths, as commercial meters show them.
@@ -97,7 +102,7 @@ def settings(board):
 class IecServer:
     def __init__(self, uart, readout, ident, now, password=None, address=None, max_baud=9600,
                  initial_baud=300, manufacturer="MSL", model="MeterSeal1", on_refused=None,
-                 tt_ms=_TT_MS, reaction_ms=_TR_MS):
+                 tt_ms=_TT_MS, reaction_ms=_TR_MS, pw_delay_ms=_PW_DELAY_MS):
         self._uart = uart
         self._readout = readout  # () -> [(obis6, value, scaler, unit)]
         self._ident = ident
@@ -110,7 +115,11 @@ class IecServer:
         # installed later takes effect without a restart)
         self._password = password if callable(password) else (
             password.encode() if password else None)
-        self._on_refused = on_refused  # (address, reason): the metrological logbook (D3)
+        # (address, reason) of each refused W1. meter.py does not connect it: W1 refusals are
+        # not written to the metrological logbook (D3).
+        self._on_refused = on_refused
+        self._pw_delay = pw_delay_ms
+        self.pw_failures = 0  # wrong P1 passwords since the last right one, over all sessions
         self._tt = tt_ms
         self._tr = reaction_ms
         self._buf = bytearray()
@@ -132,8 +141,11 @@ class IecServer:
     # --- receiving ---------------------------------------------------------------------------
 
     async def _more(self, first_ms):
-        """Append what arrives to the buffer; False after first_ms (or ta inside a message)."""
-        ms = _TA_MS if self._buf else first_ms
+        """Append what arrives to the buffer; False after first_ms (or ta inside a message,
+        but never later than first_ms)."""
+        ms = first_ms
+        if self._buf and (ms is None or ms > _TA_MS):
+            ms = _TA_MS
         try:
             if ms is None:
                 data = await self._uart.read(64)
@@ -147,17 +159,24 @@ class IecServer:
             self._buf[:] = b""
         return True
 
-    async def _line(self, first_ms, prefix):
-        """The next CR LF-terminated line starting with `prefix`, junk before it dropped; None
-        when nothing complete comes in time."""
+    async def _line(self, first_ms, prefixes, t0=None):
+        """The next CR LF-terminated line starting with one of `prefixes`, junk before it
+        dropped; None when nothing complete comes within first_ms of t0 (default: now), or
+        None: no limit."""
         buf = self._buf
+        if t0 is None:
+            t0 = ticks_ms()
         while True:
-            k = buf.find(prefix)
+            k = -1
+            for p in prefixes:
+                i = buf.find(p)
+                if i >= 0 and (k < 0 or i < k):
+                    k = i
             if k > 0:
                 buf[:k] = b""
             elif k < 0:
-                # keep a last byte that may start the prefix
-                buf[:max(0, len(buf) - len(prefix) + 1)] = b""
+                # keep a last byte that may start a prefix (all are at most 2 long)
+                buf[:max(0, len(buf) - 1)] = b""
             if k >= 0:
                 e = buf.find(b"\r\n")
                 if e >= 0:
@@ -165,7 +184,12 @@ class IecServer:
                     buf[:e + 2] = b""
                     return line
             had = len(buf) > 0
-            if not await self._more(first_ms):
+            ms = first_ms
+            if ms is not None:  # bytes that keep coming do not extend the limit
+                ms -= ticks_diff(ticks_ms(), t0)
+                if ms <= 0:
+                    return None
+            if not await self._more(ms):
                 if not had:
                     return None
                 buf[:] = b""  # a message cut off by the ta limit
@@ -185,19 +209,22 @@ class IecServer:
     async def _session(self):
         self._uart.set_baud(self._initial)
         while True:
-            req = await self._line(None, b"/?")
-            try:
-                addr = iec.decode_request(req)
-            except iec.FrameError:
-                continue
-            if addr and not _same_address(addr, self._address):
-                continue  # another meter on the bus is meant: stay silent
-            break
+            req = await self._line(None, (b"/?",))
+            if self._for_us(req):
+                break
         await self._answer(self._id_msg)
+        t_id = ticks_ms()
         while True:
-            line = await self._line(_ACK_WAIT_MS, b"\x06")
+            # The HHU has _ACK_WAIT_MS from our identification, however many bytes it sends.
+            line = await self._line(_ACK_WAIT_MS, (b"\x06", b"/?"), t_id)
             if line is None:
                 break
+            if line[0] != iec.ACK:
+                # An HHU that missed our identification signs on again (6.3.1): answer afresh.
+                if self._for_us(line):
+                    await self._answer(self._id_msg)
+                    t_id = ticks_ms()
+                continue
             try:
                 _, z, y = iec.decode_ack_option(line)
             except iec.FrameError:
@@ -212,6 +239,14 @@ class IecServer:
         # Mode C with option select '0', or no option select at all: the data readout (without
         # an acknowledgement at the initial rate, as meters read by a bare `/?!` do).
         await self._answer(self._readout_message())
+
+    def _for_us(self, req):
+        try:
+            addr = iec.decode_request(req)
+        except iec.FrameError:
+            return False
+        # an address of another meter on the bus: stay silent
+        return not addr or _same_address(addr, self._address)
 
     def _sets(self):
         return data_sets(self._readout(), self._ident, self._now())
@@ -252,6 +287,9 @@ class IecServer:
             if cmd == "B":
                 return
             if cmd == "P" and ctype == "1":
+                if self.pw_failures:  # slows guessing across sessions too
+                    await asleep_ms(min(_PW_DELAY_MAX_MS,
+                                        self._pw_delay << min(self.pw_failures - 1, 16)))
                 out, authed = self._password_check(sets)
                 tries = 0 if authed else tries + 1
                 await self._answer(out)
@@ -270,7 +308,9 @@ class IecServer:
             return iec.encode_error(E_NO_PASSWORD), False
         given = sets[0][1].encode() if len(sets) == 1 and not sets[0][0] else b""
         if _eq(given, pw):
+            self.pw_failures = 0
             return bytes((iec.ACK,)), True
+        self.pw_failures += 1
         return iec.encode_error(E_WRONG), False
 
     def _lookup(self, sets):
