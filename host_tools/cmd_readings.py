@@ -88,6 +88,10 @@ def do_verify(args):
     bad = [r for r in rows if not r["ok"]]
     devices = sorted(set(r["device"] for r in rows if r["device"]))
     print()
+    for r in rows:
+        if r.get("missing_before"):
+            print("note: %d reading%s missing before reading %s (the signed pagination jumps)"
+                  % (r["missing_before"], "" if r["missing_before"] == 1 else "s", r["n"]))
     if bad:
         for r in bad:
             print("reading %s: %s" % (r["n"] if r["n"] is not None else "?", r["reason"]),

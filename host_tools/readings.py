@@ -73,17 +73,20 @@ def split(data):
                                % (len(frames) + 1, p))
         i = p + 8
         end = None
-        while i + 8 <= n:
-            if data[i:i + 4] == _ESC:
-                if data[i + 4:i + 8] == _ESC:  # an escaped escape in the payload
-                    i += 8
-                    continue
-                if data[i + 4] == 0x1A:
-                    end = i + 8
-                    break
-                raise VerifyFailed("reading #%d in the file (byte %d): unknown escape sequence"
-                                   % (len(frames) + 1, i))
-            i += 4  # transport v1 payloads are padded to 4 bytes; escapes sit on that grid
+        while True:
+            # An escape may sit anywhere in the payload, not only on the 4-byte grid: a value
+            # or signature holding 1B1B1B1B is sent doubled wherever it falls (sml_tl.py).
+            i = data.find(_ESC, i)
+            if i < 0 or i + 8 > n:
+                break
+            if data[i + 4:i + 8] == _ESC:  # an escaped escape in the payload
+                i += 8
+                continue
+            if data[i + 4] == 0x1A:
+                end = i + 8
+                break
+            raise VerifyFailed("reading #%d in the file (byte %d): unknown escape sequence"
+                               % (len(frames) + 1, i))
         if end is None:
             raise VerifyFailed("reading #%d in the file (byte %d): SML file without its end"
                                % (len(frames) + 1, p))
@@ -107,12 +110,20 @@ def reading_number(frame):
 
 
 def device_id_of(server_id):
-    """The device ID (certificate name) a 10-byte server ID stands for (roles/identity.py)."""
+    """The device ID (certificate name) a 10-byte server ID stands for (roles/identity.py).
+    One to one: a server ID that the meter's encoding would not give back is refused, so two
+    server IDs never name the same certificate."""
+    from meterseal.roles import identity
+
     sid = bytes(server_id)
-    if len(sid) != 10 or sid[0] != 0x0A:
+    if len(sid) != 10 or sid[0:2] != b"\x0a\x01" or not sid[2:5].isalpha() \
+            or not sid[2:5].isupper() or sid[5] > 99:
         raise VerifyFailed("server ID %s is not a MeterSeal meter's" % sid.hex())
-    return "1%s%02d%08d" % (sid[2:5].decode("ascii", "replace"), sid[5] % 100,
-                            int.from_bytes(sid[6:10], "big"))
+    ident = {"medium": identity.MEDIUM_ELECTRICITY, "manufacturer": sid[2:5].decode("ascii"),
+             "version": sid[5], "id": int.from_bytes(sid[6:10], "big")}
+    if identity.server_id(ident) != sid or ident["id"] > 99999999:
+        raise VerifyFailed("server ID %s is not a MeterSeal meter's" % sid.hex())
+    return identity.device_id(ident)
 
 
 # --- certificates ----------------------------------------------------------------------------
@@ -192,6 +203,7 @@ def verify_frame(frame, key_for):
                 raise InvalidSignature("two server IDs in one reading")
         mc = key_for(row["device"])
         sealed.verify_sealed(frame, mc.key)
+        _one_snapshot(ress)
         # Each block signs local time only: UTC + an offset the SML states but the signature
         # does not cover, bounded to 18 h. So the signing moment is known within that window.
         for r in ress:
@@ -222,11 +234,55 @@ def verify_frame(frame, key_for):
     return row
 
 
+def _one_snapshot(ress):
+    """Each GetList.Res is signed on its own, so a file could be spliced from several readings:
+    all blocks of one file must share server ID, time, seconds index and contract-id time,
+    number their pages consecutively and name each register once."""
+    from meterseal.crypto.errors import InvalidSignature
+    from meterseal.security import sealed
+
+    blocks = [sealed.build_block(r) for r in ress]
+    b0 = blocks[0]
+    pag0 = int.from_bytes(b0[19:23], "little")
+    names = set()
+    for k, b in enumerate(blocks):
+        if b[0:14] != b0[0:14] or b[15:19] != b0[15:19] or b[169:173] != b0[169:173]:
+            raise InvalidSignature("GetList.Res of different readings in one file")
+        if int.from_bytes(b[19:23], "little") != pag0 + k:
+            raise InvalidSignature("pages of one reading not consecutive")
+        names.add(bytes(b[41:169]))
+    if len(names) != len(blocks):
+        raise InvalidSignature("a register twice in one reading")
+
+
+def _in_order(rows):
+    # Per device, the signed pagination and seconds index must rise from reading to reading:
+    # a duplicated, reordered or relabelled reading fails; a gap is noted ("missing_before").
+    last = {}
+    for r in rows:
+        if not r["ok"]:
+            continue
+        per = len(r["values"]) or 1
+        if r["n"] is not None and r["n"] != (r["pag"] - 1) // per + 1:
+            r["ok"], r["reason"] = False, "its number %d is not the one its signed pagination " \
+                "%d gives" % (r["n"], r["pag"])
+            continue
+        prev = last.get(r["device"])
+        if prev is not None and (r["pag"] <= prev["pag"] or r["sec"] <= prev["sec"]):
+            r["ok"], r["reason"] = False, "not after reading %s (a duplicate or out of order)" \
+                % prev["n"]
+            continue
+        if prev is not None and r["pag"] > prev["pag"] + per:
+            r["missing_before"] = (r["pag"] - prev["pag"]) // per - 1
+        last[r["device"]] = r
+
+
 def verify_data(data, key_for):
     """Rows for every SML file of a readings stream (see verify_frame). A file too damaged to
     give its number (its CRC fails before Open.Res can be read) is named after its neighbour,
     and "index" is its place in the stream (1 = first)."""
     rows = [verify_frame(f, key_for) for _, f in split(data)]
+    _in_order(rows)
     for i, r in enumerate(rows):
         r["index"] = i + 1
     for i, r in enumerate(rows):
@@ -268,7 +324,7 @@ class KeySource:
                                         self._crls)
         mc = self._file_cert
         name = _serial_of(mc.status.certs[0])
-        if name and name != dev:
+        if name != dev:
             raise VerifyFailed("CERT_EM names %s, the reading is from %s" % (name, dev))
         return mc
 
@@ -279,6 +335,9 @@ class KeySource:
             chain = self.directory.fetch_chain(dev, kind="em")
         except DirectoryError as e:
             raise VerifyFailed(str(e))
+        if _serial_of(chain[0]) != dev:  # the directory's index is a hint, the subject decides
+            raise VerifyFailed("the directory's CERT_EM for %s names %s" % (dev, _serial_of(
+                chain[0])))
         inst = [self.directory._load(e) for e in self.directory.list("institute")]
         if self._root is not None:
             inst = load_certs(self._root)

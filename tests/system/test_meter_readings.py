@@ -235,3 +235,38 @@ def test_readings_after_cert_em_was_revoked_fail_earlier_ones_stand(sealed_meter
     # without a CRL the verifier passes them all, and says revocation was not checked
     out = _ms("readings", "verify", f, "--directory", d / "dir")
     assert "revocation NOT checked for" in out.stdout and "Calibration" in out.stdout
+
+
+def test_spliced_duplicated_and_reordered_readings_fail(sealed_meter):
+    """Each GetList.Res is signed alone: a file built from genuine pieces of several readings,
+    or with a reading twice, out of order or relabelled, must not verify as it stands (S1)."""
+    from meterseal.proto import sml as smlmod
+
+    b, p, directory, cert, d = sealed_meter
+    data = b"".join(x for _, x in rd.pull(BoardConsole(b.url(), timeout=10))[0])
+    frames = [f for _, f in rd.split(data)]
+    key_for = rd.key_source(directory=directory)
+    assert len(frames) >= 3 and all(r["ok"] for r in rd.verify_data(data, key_for))
+    a, c = smlmod.decode_frame(frames[0]), smlmod.decode_frame(frames[2])
+    # reading 3 with reading 1's 1.8.0 (same signature, same file layout)
+    spliced = bytes(smlmod.encode_frame(c[:1] + a[1:2] + c[2:]))
+    row = rd.verify_data(spliced, key_for)[0]
+    assert not row["ok"] and "different readings" in row["reason"], row
+    # a reading twice, and out of order: the later copies fail, the first ones stand
+    rows = rd.verify_data(frames[0] + frames[1] + frames[1] + frames[0], key_for)
+    assert [r["ok"] for r in rows] == [True, True, False, False]
+    assert "duplicate or out of order" in rows[2]["reason"]
+    # a gap is a note, not a failure
+    rows = rd.verify_data(frames[0] + frames[2], key_for)
+    assert all(r["ok"] for r in rows) and rows[1]["missing_before"] == 1
+
+
+def test_an_escape_off_the_four_byte_grid_splits_right():
+    # A value or signature holding 1B1B1B1B is sent doubled wherever it falls (SML transport
+    # v1); the splitter must not stop at one that is not 4-byte aligned.
+    from meterseal.proto import sml_tl
+
+    out = bytearray(sml_tl.START) + b"\x00" + sml_tl.ESC + b"\x00\x00\x00"
+    frame = bytes(sml_tl.finish_frame(out))
+    assert frame.count(sml_tl.ESC * 2) == 1 and frame.index(sml_tl.ESC * 2) % 4 == 1
+    assert [f for _, f in rd.split(frame + frame)] == [frame, frame]
