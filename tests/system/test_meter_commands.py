@@ -399,6 +399,12 @@ def test_commands_that_could_lock_or_half_change_the_meter_are_refused_and_logge
         for want in (("set_time", "range"), ("set_parameter", "range"), ("install", "msp-chain"),
                      ("install", "value"), ("install", "key")):
             assert want in ev, (want, ev)
+        # with the clock trusted, a counter from the future (it could raise a replay floor past
+        # every honest signer's) is refused and uses nothing
+        ep = m["signers"][R.ENERGY_PROVIDER]
+        err = _send(m, ep, "read_registers", counter=(now + 3600) * 1000)[1]
+        assert err.reason.startswith("replay:") and "ahead" in err.reason, err.reason
+        assert _send(m, ep, "read_registers")[1] is None
         # update_crl: a fixed row, delivered by the institute as well as by the MSP
         err = _send(m, m["signers"][R.MSP_SECURITY], "set_access_entry",
                     {"command": "update_crl", "roles": []})[1]

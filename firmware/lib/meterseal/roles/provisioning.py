@@ -54,8 +54,10 @@ class Provisioning:
         # Called before an erase wipes storage: a role stops writing what it holds in RAM
         # (the meter its registers), so nothing of the old life reappears after the wipe.
         self.on_erase = []
-        self._unlogged = 0  # unauthenticated refusals counted, not yet in the logbook's head
+        self._unlogged = 0  # refusals counted, not yet in the logbook's head
         self._unlogged_at = 0
+        self._slot = None  # the anchor slot the command being run chained to
+        self._interrupted = None  # SHA-256 of an accepted command that ran out of memory
 
     def __call__(self, args):
         # The console's "signed" command is this object: roles reach it through the table to
@@ -187,6 +189,16 @@ class Provisioning:
 
     def _run_signed(self, args):
         msg = _bytes(args, "command")
+        import hashlib
+
+        digest = hashlib.sha256(msg).digest()
+        if self._interrupted == digest:
+            # The host's resend of a command that ran out of memory after its counter was
+            # used: it would be refused as a replay; say what happened instead.
+            self._interrupted = None
+            _refuse("interrupted: the board ran out of memory after accepting this command; "
+                    "sign it again")
+        self._slot = None
         name, cargs = access.peek(msg)
         if name is None:
             self.refuse(name, access.claimed_signer(msg), None, "malformed",
@@ -196,35 +208,58 @@ class Provisioning:
         if handler is None or not slots:
             self.refuse(name, access.claimed_signer(msg), None, "unknown",
                         "signed command %r is not known to this device" % (name,))
-        anchors = self.trust.anchors(*slots)
-        if not anchors:
-            self.refuse(name, access.claimed_signer(msg), None, "chain",
-                        "no trust anchor installed for %r" % name)
-        try:
-            cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard,
-                                        now=self.clock.trusted_now(),
-                                        revoked=self.revocation.is_revoked,
-                                        cls=access.command_class(name, cargs))
-        except signed_command.Rejected as e:
-            e = (e.reason, e.detail)  # drop the traceback before parsing the message again
-            self.refuse(name, access.claimed_signer(msg), None, e[0], e[1])
+        # One anchor at a time: the replay counters are kept per anchor, so signers under one
+        # party's anchor (say, certificates the MSP mints) can never touch another's counters.
+        cmd = err = slot = None
+        for slot in slots:
+            anchors = self.trust.anchors(slot)
+            if not anchors:
+                continue
+            try:
+                cmd = signed_command.verify(msg, anchors, self.device_id(), self.guard,
+                                            now=self.clock.trusted_now(),
+                                            revoked=self.revocation.is_revoked, cls=slot,
+                                            accept=False)
+                break
+            except signed_command.Rejected as e:
+                err = (e.reason, e.detail)  # no traceback kept while the message is parsed again
+                if e.reason != "chain":
+                    break
+        if cmd is None:
+            self.refuse(name, access.claimed_signer(msg), None, *(err or (
+                "chain", "no trust anchor installed for %r" % name)))
+        self._slot = slot
         try:
             cmd.role = self.access.authorise(cmd.name, cmd.args, cmd.roles)
         except access.Denied as e:
             self.refuse(name, cmd.fingerprint, ",".join(cmd.roles) or None, e.reason, e.detail)
-        return handler(cmd.args, cmd)
+        # The counter is used only by a command that may run: a refused one moves nothing.
+        self.guard.accept(cmd.fingerprint, cmd.counter, slot)
+        self._interrupted = digest
+        try:
+            result = handler(cmd.args, cmd)
+        except MemoryError:
+            raise  # answered "busy"; the resend is told it was interrupted
+        except BaseException:
+            self._interrupted = None
+            raise
+        self._interrupted = None
+        return result
 
     def refuse(self, name, fp, role, reason, detail, old=None, new=None):
         """Record a refused attempt in the logbook (D3), then answer "rejected". Before the
         seal there is no logbook (no em key); a full one counts what it cannot hold.
 
         Refusals that anyone can cause without a fresh signature (garbage, a foreign chain, a
-        bad signature, a replayed or misaddressed command) must not fill the logbook and so
-        block metrological changes: once it has only a fifth of its room left they are
-        counted instead (into the lost-attempts count the reset entry carries, written at
-        most once a minute to spare the flash)."""
+        bad signature, a replayed or misaddressed command), and those of signers outside the
+        institute's hierarchy, must not fill the logbook and so block metrological changes:
+        once it has only a fifth of its room left they are counted instead (into the
+        lost-attempts count the reset entry carries, written at most once a minute)."""
         if self.life.sealed:
-            if reason in _UNAUTHENTICATED and self.logbook.room() <= self.logbook.capacity // 5:
+            # Only the institute's own hierarchy may use the last fifth of the logbook: anyone
+            # else (a display key pulled out of a customer's device, junk) could fill it.
+            if (reason in _UNAUTHENTICATED or self._slot != "institute") \
+                    and self.logbook.room() <= self.logbook.capacity // 5:
                 self._unlogged += 1
                 now = self.board.time()
                 if abs(now - self._unlogged_at) >= _UNLOGGED_FLUSH_S:

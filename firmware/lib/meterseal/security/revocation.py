@@ -44,7 +44,8 @@ class RevocationList:
 
     def is_revoked(self, issuer_name, serial):
         """True if a CRL of an issuer with this name (DER bytes) lists the serial (RFC 5280: a
-        certificate is named by its issuer's name and its serial number)."""
+        certificate is named by its issuer's name and its serial number; the rows of every
+        key of that name count, so what an old key revoked stays revoked)."""
         if not self._rows:
             return False
         prefix = _short_hash(issuer_name) + "."
@@ -76,6 +77,8 @@ class RevocationList:
             cert = x509.parse(a)
             if cert.subject() != crl.issuer():
                 continue  # cheap pre-selection; verify() checks the name again with the key
+            if not cert.self_issued() and self.is_revoked(cert.issuer(), cert.serial):
+                continue  # a revoked anchor signs nothing the device believes
             try:
                 crl.verify(cert)
                 issuer = cert

@@ -122,14 +122,16 @@ class ReplayGuard:
         self._storage.remove(self._name)
 
 
-def verify(msg, anchors, device_id, guard, now=None, revoked=None, cls=""):
+def verify(msg, anchors, device_id, guard, now=None, revoked=None, cls="", accept=True):
     """Authenticate a signed command; return a Command or raise Rejected.
 
     anchors: trusted DER certificates for this command's class (institute root for metrological
     commands, the MSP's SM certificate or the manufacturer's for the rest).
     now: the board's time if its clock is trusted, else None (then only the counter protects).
     revoked: is_revoked(issuer_name, serial) of the device's revocation list, or None.
-    cls: the command's trust class (access.py): counters are kept per class.
+    cls: the replay table to use (the provisioning role uses the anchor slot).
+    accept: record the counter now; False leaves it to the caller (after authorisation),
+    which then calls guard.accept(command.fingerprint, command.counter, cls).
     """
     try:
         sign1 = cose.parse_sign1(msg)
@@ -157,5 +159,12 @@ def verify(msg, anchors, device_id, guard, now=None, revoked=None, cls=""):
     from binascii import hexlify
 
     fp_hex = hexlify(fp).decode()
-    guard.accept(fp_hex, payload["ctr"], cls)
+    if now is not None and payload["ctr"] > (now + MAX_SKEW_S) * 1000:
+        # Host counters are ms since 1970: one from the future could raise a replay floor
+        # past every honest signer's (ReplayGuard).
+        raise Rejected("replay", "counter %d is ahead of the board's clock" % payload["ctr"])
+    if accept:
+        guard.accept(fp_hex, payload["ctr"], cls)
+    else:
+        guard.check(fp_hex, payload["ctr"], cls)
     return Command(payload, leaf, fp_hex)
