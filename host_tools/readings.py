@@ -203,14 +203,14 @@ def verify_frame(frame, key_for):
                 raise InvalidSignature("two server IDs in one reading")
         mc = key_for(row["device"])
         sealed.verify_sealed(frame, mc.key)
-        _one_snapshot(ress)
-        # Each block signs local time only: UTC + an offset the SML states but the signature
-        # does not cover, bounded to 18 h. So the signing moment is known within that window.
-        for r in ress:
-            local = int.from_bytes(sealed.build_block(r)[10:14], "little")
-            if not mc.status.check_signed_between(local - sealed.MAX_OFFSET_S,
-                                                  local + sealed.MAX_OFFSET_S):
-                row["after_crl"] = True
+        blocks = [sealed.build_block(r) for r in ress]
+        _one_snapshot(blocks)
+        # The blocks sign local time only: UTC + an offset the SML states but the signature
+        # does not cover, bounded to 18 h. So the signing moment is known within that window
+        # (one window: _one_snapshot made every block's time the same).
+        local = int.from_bytes(blocks[0][10:14], "little")
+        row["after_crl"] = not mc.status.check_signed_between(local - sealed.MAX_OFFSET_S,
+                                                              local + sealed.MAX_OFFSET_S)
     except (InvalidSignature, InvalidKey, ValueError) as e:
         row["reason"] = e.args[0] if e.args else type(e).__name__
         return row
@@ -220,8 +220,7 @@ def verify_frame(frame, key_for):
     except ToolError as e:
         row["reason"] = str(e)
         return row
-    for r in ress:  # only values taken from the verified block are shown
-        block = sealed.build_block(r)
+    for block in blocks:  # only values taken from the verified blocks are shown
         tag = bytes(block[41:169]).rstrip(b"\x00").decode("ascii", "replace")
         value = int.from_bytes(block[31:39], "little", signed=True)
         scaler = block[30] - 256 if block[30] > 127 else block[30]
@@ -234,14 +233,12 @@ def verify_frame(frame, key_for):
     return row
 
 
-def _one_snapshot(ress):
+def _one_snapshot(blocks):
     """Each GetList.Res is signed on its own, so a file could be spliced from several readings:
     all blocks of one file must share server ID, time, seconds index and contract-id time,
     number their pages consecutively and name each register once."""
     from meterseal.crypto.errors import InvalidSignature
-    from meterseal.security import sealed
 
-    blocks = [sealed.build_block(r) for r in ress]
     b0 = blocks[0]
     pag0 = int.from_bytes(b0[19:23], "little")
     names = set()
